@@ -1,0 +1,46 @@
+# ami — two commands set everything up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TORCH_VERSION ?= 2.13.0
+DEMO_OUT ?= ami-demo
+
+.PHONY: help venv demo test test-fast bench lint format clean
+
+help:  ## Show the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	@# torch first, pinned: its CPU build is on this machine's disk; an existing torch also serves.
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==$(TORCH_VERSION)
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+venv: $(VENV)/.installed  ## Create .venv and install ami with its dev tools
+
+demo: venv  ## Collect, train, plan and write the report into ami-demo/ (<= 10 min on 2 cores)
+	$(VENV)/bin/ami demo --out $(DEMO_OUT)
+
+test: venv  ## Run the whole test suite (slow end-to-end tests included)
+	$(PY) -m pytest -q
+
+test-fast: venv  ## Run the tests without the slow end-to-end ones
+	$(PY) -m pytest -q -m "not slow"
+
+bench: venv  ## Measure env steps/s, training frames/s, planning latency, demo success -> benchmarks/results/bench.json
+	$(PY) benchmarks/bench.py
+
+lint: venv  ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy src/ami
+
+format: venv  ## Format the code with ruff
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+clean:  ## Remove the venv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,15 @@
+"""The agent: goal in, actions out, over the perceive-plan-act loop."""
+
+from ami.agent.episode import EpisodeOutcome, FrameRecorder, Step, run_episode
+from ami.agent.planning_agent import Agent, GoalCostConfig, PlanningAgent, RandomAgent
+
+__all__ = [
+    "Agent",
+    "EpisodeOutcome",
+    "FrameRecorder",
+    "GoalCostConfig",
+    "PlanningAgent",
+    "RandomAgent",
+    "Step",
+    "run_episode",
+]

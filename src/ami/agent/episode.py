@@ -1,0 +1,104 @@
+"""The perceive-plan-act loop over one episode; the loop emits steps, listeners subscribe.
+
+The loop knows no recorder, memory or logger: anything that wants the steps passes a listener
+(`Callable[[Step], None]`), in the manner of DreamerV3's `Driver.on_step`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from ami.agent.planning_agent import Agent
+
+
+@dataclass(frozen=True)
+class Step:
+    """One env step as the world answered it.
+
+    Attributes:
+        t: index of the step in the episode (0 is the first action).
+        pixels: observation after the step, uint8 [h, w, 3].
+        action: the env action taken, float32 [A].
+        state: the true state after the step (for evaluation only), float32 [S].
+        info: the world's info dict.
+    """
+
+    t: int
+    pixels: np.ndarray
+    action: np.ndarray
+    state: np.ndarray
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    """How an episode ended."""
+
+    success: bool
+    steps: int
+    final_distance: float
+    first_pixels: np.ndarray
+    goal_pixels: np.ndarray
+
+
+Listener = Callable[[Step], None]
+
+
+def run_episode(
+    env: gymnasium.Env,
+    agent: Agent,
+    options: dict[str, Any],
+    budget: int,
+    goal_pixels: np.ndarray | None = None,
+    listeners: Sequence[Listener] = (),
+) -> EpisodeOutcome:
+    """Reset `env` with `options`, give `agent` the goal and act until success or `budget` steps.
+
+    Args:
+        env: an ami world (its `reset` places agent and goal from `options`).
+        agent: the agent to run.
+        options: reset options (e.g. {"agent": (x, y), "goal": (x, y)}).
+        budget: maximal number of env steps.
+        goal_pixels: the goal image; by default the world's `goal_pixels()`.
+        listeners: called with every `Step`.
+
+    Returns:
+        Success (the world reported `is_success` at some step), steps used, final distance.
+    """
+    obs, info = env.reset(options=options)
+    world = env.unwrapped
+    goal = world.goal_pixels() if goal_pixels is None else goal_pixels  # type: ignore[attr-defined]
+    agent.begin(goal)
+    first = obs["pixels"]
+    success = bool(info.get("is_success", False))
+    steps = 0
+    while not success and steps < budget:
+        action = agent.act(obs["pixels"])
+        obs, _, _, _, info = env.step(action)
+        step = Step(steps, obs["pixels"], np.asarray(action), obs["state"], info)
+        for listener in listeners:
+            listener(step)
+        steps += 1
+        success = bool(info.get("is_success", False))
+    return EpisodeOutcome(
+        success=success,
+        steps=steps,
+        final_distance=float(info.get("distance", float("nan"))),
+        first_pixels=first,
+        goal_pixels=goal,
+    )
+
+
+class FrameRecorder:
+    """A listener that keeps the frames of an episode (for GIFs)."""
+
+    def __init__(self, first: np.ndarray | None = None) -> None:
+        self.frames: list[np.ndarray] = [] if first is None else [first]
+
+    def __call__(self, step: Step) -> None:
+        self.frames.append(step.pixels)

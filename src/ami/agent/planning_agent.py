@@ -1,0 +1,112 @@
+"""Agents that turn a goal image into actions: the latent planner (Mode-2) and a random baseline.
+
+An agent is told its goal as pixels (`begin`) and then maps each observation's pixels to one env
+action (`act`). `PlanningAgent` encodes the goal, builds the goal energy and lets an MPC controller
+plan model-level actions; with action blocks (one model step = k env steps) it hands out the k env
+actions of each planned block one at a time, and plans again only at block boundaries.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from ami.config import require_choice, require_non_negative
+from ami.model import WorldModel
+from ami.planning import ActionMagnitude, Cost, GoalEnergy, MPCConfig, MPCController, Solver
+
+
+class Agent(Protocol):
+    """Pixels in, env actions out."""
+
+    def begin(self, goal_pixels: np.ndarray) -> None:
+        """Start an episode towards the goal seen as `goal_pixels uint8 [h, w, 3]`."""
+        ...
+
+    def act(self, pixels: np.ndarray) -> np.ndarray:
+        """The next env action `float32 [A]` in [-1, 1] for observation `pixels uint8 [h, w, 3]`."""
+        ...
+
+
+@dataclass(frozen=True)
+class GoalCostConfig:
+    """How the goal energy is built.
+
+    Attributes:
+        reduce: how the per-step distance to the goal is reduced over the horizon:
+            "min" (closest approach), "sum" (mean over steps) or "last".
+        action_weight: weight of the action-magnitude term (prefers small, calm actions; this
+            also makes the agent settle on the goal instead of wandering around it).
+    """
+
+    reduce: str = "min"
+    action_weight: float = 0.01
+
+    def __post_init__(self) -> None:
+        require_choice("GoalCostConfig", "reduce", self.reduce, ("min", "sum", "last"))
+        require_non_negative("GoalCostConfig", "action_weight", self.action_weight)
+
+
+class PlanningAgent:
+    """Plans in the world model's latent space with MPC around any solver."""
+
+    def __init__(
+        self,
+        model: WorldModel,
+        solver: Solver,
+        mpc: MPCConfig,
+        cost: GoalCostConfig = GoalCostConfig(),
+    ) -> None:
+        self.model = model
+        self.cost_config = cost
+        self.frameskip = model.config.frameskip
+        self.env_action_dim = model.config.env_action_dim
+        self.controller = MPCController(model, solver, mpc, model.device)
+        self._pending: deque[np.ndarray] = deque()
+
+    @property
+    def plan_seconds(self) -> list[float]:
+        """Seconds of each planning call in the current episode."""
+        return self.controller.plan_seconds
+
+    def goal_cost(self, goal_pixels: np.ndarray) -> Cost:
+        """The energy to minimise for a goal seen as `goal_pixels uint8 [h, w, 3]`."""
+        with torch.no_grad():
+            pixels = torch.from_numpy(np.ascontiguousarray(goal_pixels)).permute(2, 0, 1)
+            z_goal = self.model.encode(pixels[None, None].to(self.model.device))[0, 0]
+        cost: Cost = GoalEnergy(z_goal, reduce=self.cost_config.reduce)
+        if self.cost_config.action_weight > 0:
+            cost = cost + ActionMagnitude(self.cost_config.action_weight)
+        return cost
+
+    def begin(self, goal_pixels: np.ndarray) -> None:
+        """Start an episode towards `goal_pixels`."""
+        self.controller.reset(self.goal_cost(goal_pixels))
+        self._pending.clear()
+
+    def act(self, pixels: np.ndarray) -> np.ndarray:
+        """The next env action; plans a new block of k actions when the last one is used up."""
+        if not self._pending:
+            block = self.controller.act(pixels).reshape(self.frameskip, self.env_action_dim)
+            self._pending.extend(block.astype(np.float32))
+        return self._pending.popleft()
+
+
+class RandomAgent:
+    """Uniform random actions in [-1, 1]: the floor every result is reported against."""
+
+    def __init__(self, action_dim: int, seed: int = 0) -> None:
+        self.action_dim = action_dim
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+
+    def begin(self, goal_pixels: np.ndarray) -> None:
+        """Ignore the goal."""
+
+    def act(self, pixels: np.ndarray) -> np.ndarray:
+        """A uniform random action `float32 [A]`."""
+        return self._rng.uniform(-1.0, 1.0, self.action_dim).astype(np.float32)

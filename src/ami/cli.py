@@ -1,0 +1,197 @@
+"""The `ami` command: demo, collect, train, eval.
+
+Every command composes its parts from a recipe (a preset, optionally a JSON file, plus the flags)
+and calls the pipeline. Errors a user can cause are `AmiError`s: the command prints their one line
+to stderr and exits with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ami.device import resolve_device, seed_everything
+from ami.errors import AmiError, ConfigError
+from ami.evaluation.protocols import PROTOCOLS, protocol_by_name
+from ami.model import WorldModel
+from ami.pipeline import run_collect, run_demo, run_eval, run_train
+from ami.recipes import PRESETS, Recipe, load_recipe, preset, with_seed
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=(
+        "ami: agents that learn a JEPA world model from pixels and plan in its latent space.\n\n"
+        "Start with `ami demo`: it collects experience in the TwoRoom world, trains a world "
+        "model from 64x64 pixels, plans to held-out goals with CEM under MPC, and writes a "
+        "report (plots, a GIF, results.json, report.html)."
+    ),
+)
+console = Console(stderr=True)
+
+PresetOption = Annotated[
+    str, typer.Option(help=f"Named settings to start from: {', '.join(PRESETS)}.")
+]
+RecipeOption = Annotated[
+    Path | None,
+    typer.Option(help="A recipe JSON file (as saved in every run folder); overrides --preset."),
+]
+DeviceOption = Annotated[
+    str, typer.Option(help="auto (GPU if present, else CPU), cpu, cuda, cuda:N or mps.")
+]
+SeedOption = Annotated[int, typer.Option(help="Seed of collection and training (reproducible).")]
+QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+
+
+def _recipe(preset_name: str, recipe_file: Path | None, seed: int) -> Recipe:
+    recipe = load_recipe(recipe_file) if recipe_file is not None else preset(preset_name)
+    return with_seed(recipe, seed)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the data, model and report.")] = Path(
+        "ami-demo"
+    ),
+    preset_name: PresetOption = "demo",
+    recipe_file: RecipeOption = None,
+    device: DeviceOption = "auto",
+    seed: SeedOption = 0,
+    quiet: QuietOption = False,
+) -> None:
+    """Collect TwoRoom experience, train a world model, plan to held-out goals, write a report.
+
+    Runs in about 8-10 minutes on 2 CPU cores. The report folder OUT holds results.json,
+    report.html, training_curves.png, success.png and episodes.gif.
+    """
+    recipe = _recipe(preset_name, recipe_file, seed)
+    seed_everything(seed)
+    document = run_demo(recipe, out, resolve_device(device), progress=not quiet)
+    _print_results(document)
+    console.print(f"report: {out / 'report.html'}")
+
+
+@app.command()
+def collect(
+    out: Annotated[Path, typer.Option(help="HDF5 file to write (atomically).")],
+    world: Annotated[str, typer.Option(help="Registered world name, e.g. two_room.")] = "two_room",
+    episodes: Annotated[int, typer.Option(help="Number of episodes.")] = 1000,
+    steps: Annotated[int, typer.Option(help="Env steps per episode.")] = 100,
+    policy: Annotated[str, typer.Option(help="expert, random or mixed.")] = "mixed",
+    image_size: Annotated[int, typer.Option(help="Rendered image side in pixels.")] = 64,
+    seed: SeedOption = 0,
+    quiet: QuietOption = False,
+) -> None:
+    """Collect experience with a noisy scripted expert and/or a random policy into HDF5."""
+    recipe = replace(
+        preset("demo"),
+        collect=replace(
+            preset("demo").collect, world=world, episodes=episodes, steps_per_episode=steps,
+            policy=policy, seed=seed, image_size=image_size,
+        ),
+    )
+    path = run_collect(recipe, out, progress=not quiet)
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="HDF5 dataset written by `ami collect`.")],
+    out: Annotated[Path, typer.Option(help="Run folder (checkpoint, metrics, curves).")],
+    preset_name: PresetOption = "demo",
+    recipe_file: RecipeOption = None,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: recipe's).")] = None,
+    device: DeviceOption = "auto",
+    seed: SeedOption = 0,
+    quiet: QuietOption = False,
+) -> None:
+    """Train a JEPA world model on a dataset (resumes if OUT holds a checkpoint)."""
+    recipe = _recipe(preset_name, recipe_file, seed)
+    if steps is not None:
+        recipe = replace(recipe, train=replace(recipe.train, steps=steps))
+    seed_everything(seed)
+    _, result = run_train(recipe, data, out, resolve_device(device), progress=not quiet)
+    console.print(
+        f"trained {result.steps} steps (from {result.resumed_from}) in {result.seconds:.0f}s, "
+        f"{result.frames_per_second:.0f} frames/s; checkpoint: {result.checkpoint}"
+    )
+
+
+@app.command(name="eval")
+def evaluate_command(
+    model: Annotated[Path, typer.Option(help="Checkpoint folder (RUN/checkpoint).")],
+    out: Annotated[Path, typer.Option(help="Folder for results.json and the report.")],
+    protocol: Annotated[
+        list[str], typer.Option(help=f"Protocol(s): {', '.join(PROTOCOLS)}.")
+    ] = ["cross_room", "anchor"],  # noqa: B006 - typer needs a list default
+    episodes: Annotated[int, typer.Option(help="Episodes per protocol.")] = 50,
+    preset_name: PresetOption = "demo",
+    recipe_file: RecipeOption = None,
+    device: DeviceOption = "auto",
+    quiet: QuietOption = False,
+) -> None:
+    """Plan with CEM under MPC to held-out goals and report success vs a random policy."""
+    if episodes < 1:
+        raise ConfigError(f"--episodes must be positive, got {episodes}")
+    recipe_path = recipe_file
+    if recipe_path is None and (model.parent / "recipe.json").is_file():
+        recipe_path = model.parent / "recipe.json"
+    recipe = _recipe(preset_name, recipe_path, seed=0)
+    recipe = replace(recipe, eval_episodes=episodes)
+    world_model = WorldModel.load(model, device=resolve_device(device))
+    if world_model.config != recipe.model:
+        recipe = replace(recipe, model=world_model.config, window=replace(
+            recipe.window, frameskip=world_model.config.frameskip))
+    protocols = [protocol_by_name(name, episodes) for name in protocol]
+    document = run_eval(world_model, recipe, protocols, out, progress=not quiet)
+    _print_results(document)
+    console.print(f"report: {out / 'report.html'}")
+
+
+def _print_results(document: dict) -> None:
+    table = Table(title="ami results")
+    for column in ("protocol", "agent success", "random success", "episodes", "ms / plan",
+                   "plan s / episode"):
+        table.add_column(column, justify="right")
+    for name, result in document["protocols"].items():
+        table.add_row(
+            name,
+            f"{100 * result['success_rate']:.1f} %",
+            f"{100 * result['random_success_rate']:.1f} %",
+            str(result["episodes"]),
+            f"{result['plan_ms_per_call']:.1f}",
+            f"{result['plan_seconds_per_episode']:.2f}",
+        )
+    Console().print(table)
+
+
+def main() -> None:
+    """Entry point of the `ami` console script: one line and exit 2 for user errors."""
+    try:
+        app(standalone_mode=False)
+    except AmiError as error:
+        print(f"ami: error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        print("ami: aborted", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except Exception as error:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,168 @@
+"""HDF5 details of the dataset format: the chunked streaming writer, the checks, fsync helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import h5py
+import numpy as np
+
+from ami.errors import DatasetError, ShapeError
+
+if TYPE_CHECKING:
+    from ami.experience.dataset import Episode
+
+FORMAT_VERSION = 1
+CHUNK_FRAMES = 64
+COMPRESSION = ("gzip", 1)  # (filter, level); see the `ami.experience.dataset` docstring
+DATASETS = ("pixels", "actions", "states", "episode_starts", "episode_lengths")
+
+
+class ChunkedWriter:
+    """Appends episodes to resizable datasets, buffering so that `pixels` is written by chunks."""
+
+    def __init__(self, file: h5py.File) -> None:
+        self.file = file
+        self.frames = 0  # frames written to the file so far
+        self.starts: list[int] = []
+        self.lengths: list[int] = []
+        # Frames not yet written, per array, each with one row per frame (actions padded).
+        self.buffer: dict[str, list[np.ndarray]] = {"pixels": [], "actions": [], "states": []}
+        self.buffered = 0
+        self.shape: tuple[int, int, int, int] | None = None  # (h, w, A, S)
+
+    def add(self, episode: Episode) -> None:
+        h, w = episode.pixels.shape[1:3]
+        shape = (h, w, episode.actions.shape[1], episode.states.shape[1])
+        if self.shape is None:
+            if h != w:
+                raise ShapeError(f"dataset frames must be square, got {h}x{w}")
+            self._create(*shape)
+        elif shape != self.shape:
+            raise ShapeError(
+                f"episode {len(self.starts)} has (h, w, A, S) = {shape}, the dataset has "
+                f"{self.shape}"
+            )
+        frames = episode.pixels.shape[0]
+        self.starts.append(self.frames + self.buffered)
+        self.lengths.append(frames)
+        pad = np.zeros((1, shape[2]), np.float32)
+        self.buffer["pixels"].append(episode.pixels)
+        self.buffer["actions"].append(np.concatenate([episode.actions, pad]))
+        self.buffer["states"].append(episode.states)
+        self.buffered += frames
+        if self.buffered >= CHUNK_FRAMES:
+            self._flush(whole_chunks_only=True)
+
+    def finish(self, world: str, meta_json: str) -> None:
+        if self.shape is None:
+            raise DatasetError("write_dataset: no episodes to write")
+        self._flush(whole_chunks_only=False)
+        self.file.create_dataset("episode_starts", data=np.asarray(self.starts, np.int64))
+        self.file.create_dataset("episode_lengths", data=np.asarray(self.lengths, np.int64))
+        h, _, a, s = self.shape
+        attrs = self.file.attrs
+        attrs["format_version"] = FORMAT_VERSION
+        attrs["world"] = world
+        attrs["action_dim"] = a
+        attrs["state_dim"] = s
+        attrs["image_size"] = h
+        attrs["meta_json"] = meta_json
+        self.file.flush()
+        attrs["complete"] = True  # last: a file without it was not finished
+
+    def _create(self, h: int, w: int, a: int, s: int) -> None:
+        self.shape = (h, w, a, s)
+        f = self.file
+        f.create_dataset(
+            "pixels",
+            shape=(0, h, w, 3),
+            maxshape=(None, h, w, 3),
+            dtype=np.uint8,
+            chunks=(CHUNK_FRAMES, h, w, 3),
+            compression=COMPRESSION[0],
+            compression_opts=COMPRESSION[1],
+        )
+        for name, dim in (("actions", a), ("states", s)):
+            f.create_dataset(
+                name,
+                shape=(0, dim),
+                maxshape=(None, dim),
+                dtype=np.float32,
+                chunks=(4096, max(dim, 1)),
+            )
+
+    def _flush(self, whole_chunks_only: bool) -> None:
+        """Write buffered frames; keep a tail of less than one chunk if `whole_chunks_only`."""
+        count = self.buffered
+        if whole_chunks_only:
+            count -= count % CHUNK_FRAMES
+        if count == 0:
+            return
+        lo, hi = self.frames, self.frames + count
+        for name, parts in self.buffer.items():
+            data = np.concatenate(parts)
+            dataset = self.file[name]
+            dataset.resize(hi, axis=0)
+            dataset[lo:hi] = data[:count]
+            self.buffer[name] = [data[count:]] if count < len(data) else []
+        self.frames = hi
+        self.buffered -= count
+
+
+def fsync_path(path: Path) -> None:
+    """Force the bytes of the file at `path` to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Force a rename inside `folder` to disk, where the platform allows."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some platforms cannot open folders; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def check_file(file: h5py.File) -> None:
+    """Raise `DatasetError` with the first reason `file` is not a complete, consistent dataset."""
+    attrs = file.attrs
+    if not bool(attrs.get("complete", False)):
+        raise DatasetError("incomplete dataset (no 'complete' flag; was writing interrupted?)")
+    version = int(attrs.get("format_version", -1))
+    if version > FORMAT_VERSION:
+        raise DatasetError(
+            f"dataset format version {version} is newer than this ami supports ({FORMAT_VERSION})"
+        )
+    if version < 1:
+        raise DatasetError(f"bad dataset format version {version}")
+    missing = [name for name in DATASETS if name not in file]
+    missing += [
+        n for n in ("world", "action_dim", "state_dim", "image_size", "meta_json") if n not in attrs
+    ]
+    if missing:
+        raise DatasetError(f"dataset lacks {missing}")
+    size, a, s = int(attrs["image_size"]), int(attrs["action_dim"]), int(attrs["state_dim"])
+    frames = file["pixels"].shape[0]
+    expected = {"pixels": (frames, size, size, 3), "actions": (frames, a), "states": (frames, s)}
+    for name, shape in expected.items():
+        if file[name].shape != shape:
+            raise DatasetError(
+                f"dataset '{name}' has shape {list(file[name].shape)}, expected {list(shape)}"
+            )
+    starts, lengths = file["episode_starts"][()], file["episode_lengths"][()]
+    if starts.ndim != 1 or starts.shape != lengths.shape or starts.size == 0:
+        raise DatasetError("dataset episode index is empty or its arrays disagree in shape")
+    if (starts < 0).any() or (lengths < 1).any() or (starts + lengths > frames).any():
+        raise DatasetError(f"dataset episode index points outside its {frames} frames")

@@ -1,0 +1,157 @@
+"""Collect episodes from a world with a scripted policy, deterministically under a seed.
+
+Episode `i` resets the world with seed `seed + i` and the policy with the generator
+`np.random.default_rng([seed, i])` (a seed sequence distinct from the world's own), so any episode
+can be regenerated alone. TwoRoom accepts steps after its goal is reached, so its episodes always
+run `steps_per_episode` steps; another env's episode ends where it reports terminated or truncated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+
+from ami.config import config_to_dict, require_choice, require_in_range
+from ami.errors import ConfigError, ShapeError
+from ami.experience._progress import progress_bar
+from ami.experience.dataset import Episode, write_dataset
+from ami.experience.policies import MixedPolicy, Policy, RandomPolicy, TwoRoomExpert
+from ami.worlds import make
+from ami.worlds.two_room import TwoRoom
+
+POLICIES = ("expert", "random", "mixed")
+EXPERT_WORLDS = ("two_room",)
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """What to collect.
+
+    Attributes:
+        world: registry name of the world, e.g. "two_room".
+        episodes: number of episodes (> 0).
+        steps_per_episode: env steps per episode (> 0); an episode has one more frame.
+        policy: "expert" (worlds with a scripted expert only), "random" or "mixed".
+        expert_fraction: for "mixed", the probability that an episode uses the expert.
+        seed: episode `i` uses seed `seed + i` (see the module docstring).
+        image_size: side of the rendered frames in pixels.
+    """
+
+    world: str
+    episodes: int
+    steps_per_episode: int
+    policy: str
+    expert_fraction: float = 0.5
+    seed: int = 0
+    image_size: int = 64
+
+    def __post_init__(self) -> None:
+        owner = "CollectConfig"
+        if not isinstance(self.world, str) or not self.world:
+            raise ConfigError(f"{owner}.world must be a non-empty string, got {self.world!r}")
+        for name in ("episodes", "steps_per_episode", "image_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{owner}.{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError(f"{owner}.seed must be a non-negative integer, got {self.seed!r}")
+        require_choice(owner, "policy", self.policy, POLICIES)
+        require_in_range(owner, "expert_fraction", self.expert_fraction, 0.0, 1.0)
+        if self.policy in ("expert", "mixed") and self.world not in EXPERT_WORLDS:
+            raise ConfigError(
+                f"{owner}.policy {self.policy!r} needs a scripted expert, which only "
+                f"{list(EXPERT_WORLDS)} have; world is {self.world!r} (use policy 'random')"
+            )
+
+
+def collect(
+    config: CollectConfig,
+    env_factory: Callable[[], gymnasium.Env] | None = None,
+    progress: bool = True,
+) -> Iterator[Episode]:
+    """Episodes of `config.policy` acting in the world, one at a time.
+
+    Args:
+        config: what to collect.
+        env_factory: builds the env; `ami.worlds.make(config.world, size=config.image_size)` when None.
+        progress: show a progress bar over episodes while iterating.
+
+    Returns:
+        An iterator of `config.episodes` episodes (pixels `[L+1, h, w, 3]`, with `L` =
+        `steps_per_episode` unless a non-TwoRoom env ended the episode early).
+
+    Raises:
+        ConfigError: the expert was asked for but the env is not a TwoRoom.
+    """
+    env = env_factory() if env_factory is not None else make(config.world, size=config.image_size)
+    policy = _policy(config, env)
+    return _episodes(config, env, policy, progress)
+
+
+def collect_to_file(
+    config: CollectConfig, path: str | os.PathLike[str], progress: bool = True
+) -> Path:
+    """Collect with `config` into a new dataset file at `path` (atomic); returns the path.
+
+    The file's meta holds `world`, `collect` (this config) and `world_config` (the world's config
+    as a dict, when it has a dataclass config).
+    """
+    env = make(config.world, size=config.image_size)
+    world_config = getattr(env.unwrapped, "config", None)
+    meta = {
+        "world": config.world,
+        "collect": config_to_dict(config),
+        "world_config": config_to_dict(world_config)
+        if dataclasses.is_dataclass(world_config)
+        else None,
+    }
+    episodes = collect(config, env_factory=lambda: env, progress=progress)
+    return write_dataset(path, episodes, meta=meta, progress=False)
+
+
+def _policy(config: CollectConfig, env: gymnasium.Env) -> Policy:
+    """The policy `config.policy` for `env`."""
+    shape = env.action_space.shape
+    if shape is None or len(shape) != 1:
+        raise ShapeError(f"collection needs a flat Box action space, got {env.action_space}")
+    random = RandomPolicy(int(shape[0]))
+    if config.policy == "random":
+        return random
+    world = env.unwrapped
+    if not isinstance(world, TwoRoom):
+        raise ConfigError(f"the scripted expert needs a TwoRoom world, got {type(world).__name__}")
+    expert = TwoRoomExpert(world.config)
+    if config.policy == "expert":
+        return expert
+    return MixedPolicy([expert, random], [config.expert_fraction, 1.0 - config.expert_fraction])
+
+
+def _episodes(
+    config: CollectConfig, env: gymnasium.Env, policy: Policy, progress: bool
+) -> Iterator[Episode]:
+    steps_past_end = isinstance(env.unwrapped, TwoRoom)
+    with progress_bar(progress, f"collecting {config.world}", total=config.episodes) as advance:
+        for i in range(config.episodes):
+            obs, info = env.reset(seed=config.seed + i)
+            policy.reset(np.random.default_rng([config.seed, i]))
+            pixels, states, actions = [np.array(obs["pixels"])], [np.array(obs["state"])], []
+            for _ in range(config.steps_per_episode):
+                action = policy(obs, info)
+                obs, _, terminated, truncated, info = env.step(action)
+                actions.append(action)
+                pixels.append(np.array(obs["pixels"]))  # a copy: never alias env buffers
+                states.append(np.array(obs["state"]))
+                if (terminated or truncated) and not steps_past_end:
+                    break
+            yield Episode(
+                pixels=np.stack(pixels),
+                actions=np.stack(actions).astype(np.float32),
+                states=np.stack(states).astype(np.float32),
+            )
+            advance(1)

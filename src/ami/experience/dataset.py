@@ -1,0 +1,234 @@
+"""The on-disk experience format: one HDF5 file of frames, actions and states, written atomically.
+
+Layout (`F` frames in all, `E` episodes, `A` action dim, `S` state dim, images `h x w`):
+
+- `pixels [F, h, w, 3] uint8`, chunked by 64 frames, gzip level 1: on TwoRoom-like 64x64 frames it
+  read about twice as fast as LZF (~1.5 GB/s against ~0.85 GB/s) and made files half the size.
+- `actions [F, A] float32`: row `f` is the action taken at frame `f`, leading to frame `f + 1`.
+  Frames and actions share one index, so an episode's last frame has an action row of zeros
+  that no window ever uses.
+- `states [F, S] float32`, `episode_starts [E] int64`, `episode_lengths [E] int64` (frames).
+- attributes `format_version`, `world`, `action_dim`, `state_dim`, `image_size`, `meta_json`, and
+  `complete`, which is written last: a file without it is refused.
+
+Writing streams episodes into resizable datasets (whole chunks at a time), into a temporary file in
+the target's folder that is flushed, fsync'ed and renamed onto the target only once complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ami.errors import ConfigError, DatasetError, ShapeError
+from ami.experience._hdf5 import CHUNK_FRAMES, ChunkedWriter, check_file, fsync_dir, fsync_path
+from ami.experience._progress import progress_bar
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One recorded episode of `L` steps.
+
+    Attributes:
+        pixels: uint8 `[L + 1, h, w, 3]`, the frames seen, first to last.
+        actions: float32 `[L, A]`, action `t` leads from frame `t` to frame `t + 1`.
+        states: float32 `[L + 1, S]`, the true state at each frame (for evaluation only).
+    """
+
+    pixels: np.ndarray
+    actions: np.ndarray
+    states: np.ndarray
+
+    def __post_init__(self) -> None:
+        pixels, actions, states = (np.asarray(x) for x in (self.pixels, self.actions, self.states))
+        object.__setattr__(self, "pixels", pixels)
+        if pixels.dtype != np.uint8 or pixels.ndim != 4 or pixels.shape[-1] != 3:
+            raise ShapeError(
+                f"Episode.pixels must be uint8 [L+1, h, w, 3], got "
+                f"{pixels.dtype} {list(pixels.shape)}"
+            )
+        if pixels.shape[0] < 1:
+            raise ShapeError("Episode.pixels must hold at least one frame")
+        steps = pixels.shape[0] - 1
+        if actions.ndim != 2 or actions.shape[0] != steps:
+            raise ShapeError(f"Episode.actions must be [L={steps}, A], got {list(actions.shape)}")
+        if states.ndim != 2 or states.shape[0] != steps + 1:
+            raise ShapeError(
+                f"Episode.states must be [L+1={steps + 1}, S], got {list(states.shape)}"
+            )
+        object.__setattr__(self, "actions", np.asarray(actions, dtype=np.float32))
+        object.__setattr__(self, "states", np.asarray(states, dtype=np.float32))
+
+    @property
+    def length(self) -> int:
+        """Number of steps `L` (one fewer than the frames)."""
+        return int(self.actions.shape[0])
+
+
+def write_dataset(
+    path: str | os.PathLike[str],
+    episodes: Iterable[Episode],
+    meta: dict[str, Any],
+    progress: bool = False,
+) -> Path:
+    """Stream `episodes` into a new dataset file at `path`, atomically.
+
+    Args:
+        path: the target file; its folder is created if missing; an existing file is replaced
+            only once the new one is complete.
+        episodes: consumed one at a time; all must share image size, `A` and `S`.
+        meta: JSON-serialisable dict; `meta["world"]` (a str) names the world.
+        progress: show a progress bar over the episodes written.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ConfigError: `meta` is not JSON-serialisable or lacks a string `world`.
+        ShapeError: an episode does not match the first one's shapes or its frames are not square.
+        DatasetError: `episodes` is empty.
+    """
+    path = Path(path)
+    world = meta.get("world") if isinstance(meta, dict) else None
+    if not isinstance(world, str) or not world:
+        raise ConfigError("write_dataset: meta must hold the world name as meta['world'] (str)")
+    try:
+        meta_json = json.dumps(meta, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"write_dataset: meta is not JSON-serialisable: {exc}") from exc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    try:
+        with h5py.File(tmp, "w") as file:
+            writer = ChunkedWriter(file)
+            with progress_bar(progress, "writing episodes", total=None) as advance:
+                for episode in episodes:
+                    writer.add(episode)
+                    advance(1)
+            writer.finish(world=world, meta_json=meta_json)
+            file.flush()
+        fsync_path(tmp)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+class ExperienceDataset:
+    """A read-only view of a complete dataset file; use `ExperienceDataset.open(path)`.
+
+    Holds the file open until `close()` (or the end of a `with` block); the episode index and
+    attributes are read and checked at opening.
+    """
+
+    def __init__(self, path: Path, file: h5py.File) -> None:
+        self.path = path
+        self._file = file
+        attrs = file.attrs
+        self.world = str(attrs["world"])
+        self.action_dim = int(attrs["action_dim"])
+        self.state_dim = int(attrs["state_dim"])
+        self.image_size = int(attrs["image_size"])
+        self._meta_json = str(attrs["meta_json"])
+        self.episode_starts: np.ndarray = file["episode_starts"][()].astype(np.int64)
+        self.episode_lengths: np.ndarray = file["episode_lengths"][()].astype(np.int64)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> ExperienceDataset:
+        """Open and check the dataset at `path`.
+
+        Raises:
+            DatasetError: the file is missing, not HDF5, truncated, unfinished, from a newer
+                format, or its arrays and index do not agree.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise DatasetError(f"dataset not found: {path}")
+        try:
+            file = h5py.File(path, "r")
+        except OSError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DatasetError(f"not a readable HDF5 dataset ({reason}): {path}") from exc
+        try:
+            check_file(file)
+            return cls(path, file)
+        except (DatasetError, OSError, KeyError, ValueError) as exc:
+            file.close()
+            if isinstance(exc, DatasetError):
+                raise DatasetError(f"{exc}: {path}") from None
+            raise DatasetError(f"corrupt dataset ({exc}): {path}") from exc
+
+    @property
+    def num_episodes(self) -> int:
+        """Number of episodes `E`."""
+        return int(self.episode_starts.shape[0])
+
+    @property
+    def num_frames(self) -> int:
+        """Number of frames `F` over all episodes."""
+        return int(self._file["pixels"].shape[0])
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The meta dict given at writing (a fresh copy)."""
+        return json.loads(self._meta_json)
+
+    def episode(self, index: int) -> Episode:
+        """Episode `index` (0-based; negative counts from the end) read from disk."""
+        if not -self.num_episodes <= index < self.num_episodes:
+            raise DatasetError(f"episode {index} out of range; the dataset has {self.num_episodes}")
+        start, length = int(self.episode_starts[index]), int(self.episode_lengths[index])
+        f = self._file
+        return Episode(
+            pixels=f["pixels"][start : start + length],
+            actions=f["actions"][start : start + length - 1],
+            states=f["states"][start : start + length],
+        )
+
+    def load_arrays(self, progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Read every frame into memory, sequentially by chunks.
+
+        Returns:
+            pixels uint8 `[F, h, w, 3]`, actions float32 `[F, A]` (zeros at episode ends) and
+            states float32 `[F, S]`.
+        """
+        f = self._file
+        source = f["pixels"]
+        pixels = np.empty(source.shape, np.uint8)
+        step = CHUNK_FRAMES  # one chunk at a time read fastest
+        try:
+            with progress_bar(progress, "loading frames", total=self.num_frames) as advance:
+                for lo in range(0, self.num_frames, step):
+                    hi = min(lo + step, self.num_frames)
+                    source.read_direct(pixels, np.s_[lo:hi], np.s_[lo:hi])
+                    advance(hi - lo)
+            actions = f["actions"][()]
+            states = f["states"][()]
+        except OSError as exc:
+            raise DatasetError(f"corrupt dataset ({exc}): {self.path}") from exc
+        return pixels, actions, states
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> ExperienceDataset:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"ExperienceDataset({str(self.path)!r}, world={self.world!r}, "
+            f"episodes={self.num_episodes}, frames={self.num_frames})"
+        )

@@ -1,0 +1,106 @@
+"""SIGReg: the sketched isotropic-Gaussian regulariser of LeJEPA / LeWM.
+
+Embeddings are projected on `num_directions` random unit directions; for each 1-D projection the
+Epps–Pulley statistic compares its empirical characteristic function with the standard normal's,
+
+    EP = n · ∫ |φ_n(t) − e^{−t²/2}|² w(t) dt,   w(t) = e^{−t²/2},
+
+integrated by the trapezoid rule on `t ∈ [0, t_max]`. Minimising the mean statistic pushes the
+embedding distribution towards an isotropic Gaussian, which rules out collapse. Under
+`torch.distributed` the batch is gathered across processes (with gradients) and the directions are
+shared, so the statistic is the one of the global batch, not an average of per-process ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from ami.config import require_positive
+from ami.errors import ShapeError
+
+
+@dataclass(frozen=True)
+class SIGRegConfig:
+    """Settings of the Epps–Pulley statistic.
+
+    Attributes:
+        num_directions: random 1-D projections per call.
+        num_knots: trapezoid knots on [0, t_max].
+        t_max: upper end of the integration range.
+    """
+
+    num_directions: int = 256
+    num_knots: int = 17
+    t_max: float = 3.0
+
+    def __post_init__(self) -> None:
+        require_positive("SIGRegConfig", "num_directions", self.num_directions)
+        require_positive("SIGRegConfig", "t_max", self.t_max)
+        if self.num_knots < 2:
+            raise ShapeError(f"SIGRegConfig.num_knots must be >= 2, got {self.num_knots}")
+
+
+class SIGReg(nn.Module):
+    """Epps–Pulley normality statistic averaged over random directions (and over time)."""
+
+    def __init__(self, config: SIGRegConfig = SIGRegConfig()) -> None:
+        super().__init__()
+        self.config = config
+        t = torch.linspace(0.0, config.t_max, config.num_knots)
+        dt = config.t_max / (config.num_knots - 1)
+        trapezoid = torch.full((config.num_knots,), dt)
+        trapezoid[[0, -1]] = dt / 2
+        gaussian_cf = torch.exp(-0.5 * t.square())
+        self.register_buffer("t", t, persistent=False)
+        self.register_buffer("gaussian_cf", gaussian_cf, persistent=False)
+        # Integration weights: trapezoid rule times the window w(t) = exp(-t²/2); the integrand is
+        # even in t, so integrating over [0, t_max] and doubling is the symmetric integral.
+        self.register_buffer("weights", 2 * trapezoid * gaussian_cf, persistent=False)
+
+    def null_value(self) -> float:
+        """Expected statistic for i.i.d. standard-normal samples: Σ_k w_k (1 − e^{−t_k²})."""
+        return float((self.weights * (1 - self.gaussian_cf.square())).sum())
+
+    def forward(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Mean Epps–Pulley statistic of `z`.
+
+        Args:
+            z: embeddings `[B, D]` or `[B, T, D]` (the statistic is taken per time step and
+                averaged).
+            generator: optional generator for the random directions (on `z`'s device).
+
+        Returns:
+            A scalar tensor; ≈ `null_value()` for Gaussian samples, large for collapsed ones.
+        """
+        if z.dim() == 2:
+            z = z.unsqueeze(1)
+        if z.dim() != 3:
+            raise ShapeError(f"SIGReg expects z of shape [B, D] or [B, T, D], got {tuple(z.shape)}")
+        z = _gather_batch(z)
+        batch, _, dim = z.shape
+        directions = torch.randn(
+            dim, self.config.num_directions, device=z.device, dtype=z.dtype, generator=generator
+        )
+        if dist.is_available() and dist.is_initialized():
+            dist.broadcast(directions, src=0)
+        directions = directions / directions.norm(dim=0, keepdim=True)
+        projected = z.transpose(0, 1) @ directions  # [T, B, M]
+        x_t = projected.unsqueeze(-1) * self.t  # [T, B, M, K]
+        cos_mean = x_t.cos().mean(dim=1)  # [T, M, K]
+        sin_mean = x_t.sin().mean(dim=1)
+        error = (cos_mean - self.gaussian_cf).square() + sin_mean.square()
+        statistic = (error @ self.weights) * batch  # [T, M]
+        return statistic.mean()
+
+
+def _gather_batch(z: Tensor) -> Tensor:
+    """Concatenate `z [B, T, D]` from every process along B, keeping gradients to the local part."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return z
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(z), dim=0)

@@ -1,0 +1,205 @@
+"""The whole job, composed at the top: collect → train → plan and evaluate → report.
+
+Each stage is one function that builds its parts from a `Recipe` and passes them down; the CLI's
+commands are thin wrappers around these.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import ami
+from ami.agent import PlanningAgent
+from ami.config import config_to_dict
+from ami.errors import DatasetError
+from ami.evaluation.protocols import EvalProtocol, protocol_by_name
+from ami.evaluation.report import (
+    plot_success_bars,
+    plot_training_curves,
+    read_metrics,
+    write_episodes_gif,
+    write_html_report,
+)
+from ami.evaluation.runner import ProtocolResult, evaluate
+from ami.experience import ExperienceDataset, WindowDataset, collect_to_file
+from ami.files import atomic_write_bytes
+from ami.model import WorldModel
+from ami.planning import CEM
+from ami.recipes import Recipe, image_size, save_recipe
+from ami.training import TrainResult, train
+from ami.training.trainer import METRICS_FILE
+from ami.worlds import make
+
+
+def run_collect(recipe: Recipe, path: Path, progress: bool = True) -> Path:
+    """Collect the recipe's experience into an HDF5 dataset at `path`."""
+    make(recipe.collect.world, size=recipe.collect.image_size)  # unknown world: fail at once
+    return collect_to_file(recipe.collect, path, progress=progress)
+
+
+def run_train(
+    recipe: Recipe, data: Path, run_dir: Path, device: torch.device, progress: bool = True
+) -> tuple[WorldModel, TrainResult]:
+    """Train a world model on the dataset at `data`; writes checkpoint, metrics and curves."""
+    check_dataset_fits(recipe, data)
+    windows = WindowDataset.from_file(data, recipe.window, progress=progress)
+    train_windows, valid_windows = windows.split(recipe.valid_fraction, seed=recipe.train.seed)
+    torch.manual_seed(recipe.train.seed)
+    model = WorldModel(recipe.model).to(device)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_recipe(recipe, run_dir / "recipe.json")
+    result = train(
+        model,
+        train_windows,
+        valid_windows,
+        recipe.train,
+        run_dir,
+        metadata={"world": recipe.collect.world, "dataset": str(data), "recipe": recipe.name},
+        progress=progress,
+    )
+    plot_training_curves(read_metrics(run_dir / METRICS_FILE), run_dir / "training_curves.png")
+    return model, result
+
+
+def check_dataset_fits(recipe: Recipe, data: Path) -> None:
+    """Refuse a dataset whose world, action size or image size differs from the recipe's."""
+    with ExperienceDataset.open(data) as dataset:
+        env = make(dataset.world, size=dataset.image_size)
+        world_action_dim = int(np.prod(env.action_space.shape))
+        if dataset.action_dim != world_action_dim:
+            raise DatasetError(
+                f"dataset {data} has actions of size {dataset.action_dim} but world "
+                f"{dataset.world!r} has actions of size {world_action_dim}"
+            )
+        if dataset.action_dim != recipe.model.env_action_dim:
+            raise DatasetError(
+                f"dataset {data} has actions of size {dataset.action_dim} but the model expects "
+                f"{recipe.model.env_action_dim}"
+            )
+        if dataset.image_size != image_size(recipe):
+            raise DatasetError(
+                f"dataset {data} has {dataset.image_size}px images but the model expects "
+                f"{image_size(recipe)}px"
+            )
+
+
+def make_agent(model: WorldModel, recipe: Recipe) -> PlanningAgent:
+    """The latent-planning agent the recipe describes."""
+    planner = recipe.planner
+    return PlanningAgent(model, CEM(planner.cem), planner.mpc, planner.cost)
+
+
+def run_eval(
+    model: WorldModel,
+    recipe: Recipe,
+    protocols: list[EvalProtocol],
+    out_dir: Path,
+    progress: bool = True,
+    run_facts: dict[str, Any] | None = None,
+    metrics_path: Path | None = None,
+) -> dict[str, Any]:
+    """Evaluate on each protocol, write `results.json`, plots, the GIF and `report.html`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    agent = make_agent(model, recipe)
+    results: dict[str, ProtocolResult] = {}
+    for protocol in protocols:
+        results[protocol.name] = evaluate(
+            protocol, agent, record=recipe.gif_episodes, progress=progress,
+            world_overrides={"size": image_size(recipe)},
+        )
+    main = results[protocols[0].name]
+    document: dict[str, Any] = {
+        "success_rate": main.success_rate,
+        "random_success_rate": main.random_success_rate,
+        "episodes": main.episodes,
+        "protocol": main.protocol.as_dict(),
+        "plan_seconds_per_episode": main.plan_seconds_per_episode,
+        "plan_ms_per_call": main.plan_ms_per_call,
+        "protocols": {name: result.as_dict() for name, result in results.items()},
+        "planner": config_to_dict(recipe.planner),
+        "run": {**machine_facts(), **(run_facts or {})},
+    }
+    atomic_write_bytes(out_dir / "results.json", json.dumps(document, indent=2).encode())
+    images = {"Success rates": plot_success_bars(document, out_dir / "success.png").name}
+    recorded = [episode for result in results.values() for episode in result.recorded]
+    if recorded:
+        images["Planned episodes (left: agent, right: goal)"] = write_episodes_gif(
+            recorded, out_dir / "episodes.gif"
+        ).name
+    if metrics_path is not None and metrics_path.exists():
+        curves = plot_training_curves(read_metrics(metrics_path), out_dir / "training_curves.png")
+        images["Training curves"] = curves.name
+    write_html_report(out_dir, document, images)
+    return document
+
+
+def run_demo(
+    recipe: Recipe, out_dir: Path, device: torch.device, progress: bool = True
+) -> dict[str, Any]:
+    """Collect, train, evaluate on both TwoRoom protocols and write the report into `out_dir`."""
+    started = time.perf_counter()
+    data = out_dir / "data" / "experience.h5"
+    run_collect(recipe, data, progress=progress)
+    collected = time.perf_counter()
+    model, trained = run_train(recipe, data, out_dir / "run", device, progress=progress)
+    train_minutes = (time.perf_counter() - collected) / 60
+    protocols = [
+        protocol_by_name(name, episodes=recipe.eval_episodes) for name in ("cross_room", "anchor")
+    ]
+    facts = {
+        "recipe": recipe.name,
+        "world": recipe.collect.world,
+        "seed": recipe.train.seed,
+        "device": str(device),
+        "collect_minutes": (collected - started) / 60,
+        "train_minutes": train_minutes,
+        "train_steps": trained.steps,
+        "train_frames_per_second": trained.frames_per_second,
+    }
+    document = run_eval(
+        model, recipe, protocols, out_dir, progress, facts, out_dir / "run" / METRICS_FILE
+    )
+    document["run"]["total_minutes"] = (time.perf_counter() - started) / 60
+    atomic_write_bytes(out_dir / "results.json", json.dumps(document, indent=2).encode())
+    return document
+
+
+def machine_facts() -> dict[str, Any]:
+    """Date, machine, versions and git revision, for every results file."""
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
+        "cpu_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "ami": ami.__version__,
+        "git_revision": git_revision(),
+    }
+
+
+def git_revision() -> str:
+    """The current git commit of the working tree (or "unknown")."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, check=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def with_eval_episodes(recipe: Recipe, episodes: int) -> Recipe:
+    """The recipe with a different number of evaluation episodes."""
+    return replace(recipe, eval_episodes=episodes)

@@ -1,0 +1,164 @@
+"""Recipes: every setting of a whole run (collect → train → plan → evaluate) in one frozen object.
+
+A recipe is plain data: it is saved as `recipe.json` with every run and can be loaded back
+(`load_recipe`), so a figure can always be traced to the exact settings that produced it. Named
+presets are plain instances: `demo` (the `ami demo` default, sized for ≤ 10 minutes on 2 CPU
+cores) and `tiny` (seconds, for tests and smoke runs).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ami.agent import GoalCostConfig
+from ami.config import config_from_dict, config_to_dict, require_in_range, require_positive
+from ami.errors import ConfigError
+from ami.experience import CollectConfig, WindowConfig
+from ami.model import EncoderConfig, PredictorConfig, WorldModelConfig
+from ami.planning import CEMConfig, MPCConfig
+from ami.training import ObjectiveConfig, TrainConfig
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """How the agent plans: CEM under MPC towards a goal energy.
+
+    Attributes:
+        cem: the CEM solver.
+        mpc: horizon (model steps) and model steps executed per plan.
+        cost: how the goal energy is reduced over the horizon.
+    """
+
+    cem: CEMConfig = field(default_factory=CEMConfig)
+    mpc: MPCConfig = field(default_factory=MPCConfig)
+    cost: GoalCostConfig = field(default_factory=GoalCostConfig)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A whole run.
+
+    Attributes:
+        name: preset name (or "custom").
+        collect: what experience to collect (world, episodes, policy, seed).
+        window: training windows (length T in model steps, frameskip k).
+        model: the world model; `model.frameskip` must equal `window.frameskip`.
+        train: optimisation.
+        planner: planning at evaluation time.
+        valid_fraction: share of episodes held out for validation losses.
+        eval_episodes: episodes per evaluation protocol.
+        gif_episodes: how many evaluation episodes the report's GIF shows.
+    """
+
+    name: str = "custom"
+    collect: CollectConfig = field(
+        default_factory=lambda: CollectConfig(
+            world="two_room", episodes=1000, steps_per_episode=100, policy="mixed"
+        )
+    )
+    window: WindowConfig = field(default_factory=lambda: WindowConfig(length=4, frameskip=5))
+    model: WorldModelConfig = field(
+        default_factory=lambda: WorldModelConfig(
+            predictor=PredictorConfig(action_dim=10), frameskip=5
+        )
+    )
+    train: TrainConfig = field(default_factory=TrainConfig)
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
+    valid_fraction: float = 0.05
+    eval_episodes: int = 50
+    gif_episodes: int = 4
+
+    def __post_init__(self) -> None:
+        if self.model.frameskip != self.window.frameskip:
+            raise ConfigError(
+                f"Recipe.model.frameskip ({self.model.frameskip}) must equal "
+                f"Recipe.window.frameskip ({self.window.frameskip})"
+            )
+        if self.collect.image_size != self.model.encoder.image_size:
+            raise ConfigError(
+                f"Recipe.collect.image_size ({self.collect.image_size}) must equal "
+                f"Recipe.model.encoder.image_size ({self.model.encoder.image_size})"
+            )
+        require_in_range("Recipe", "valid_fraction", self.valid_fraction, 0.0, 0.5)
+        require_positive("Recipe", "eval_episodes", self.eval_episodes)
+
+
+DEMO = Recipe(
+    name="demo",
+    collect=CollectConfig(world="two_room", episodes=1000, steps_per_episode=100, policy="mixed"),
+    window=WindowConfig(length=4, frameskip=5),
+    model=WorldModelConfig(
+        encoder=EncoderConfig(embed_dim=64),
+        predictor=PredictorConfig(embed_dim=64, action_dim=10, hidden=256),
+        frameskip=5,
+    ),
+    train=TrainConfig(steps=1500, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
+    planner=PlannerConfig(
+        cem=CEMConfig(samples=200, elites=20, iterations=4),
+        mpc=MPCConfig(horizon=10, execute=1),
+        cost=GoalCostConfig(reduce="min", action_weight=0.01),
+    ),
+    eval_episodes=50,
+)
+
+TINY = Recipe(
+    name="tiny",
+    collect=CollectConfig(
+        world="two_room", episodes=40, steps_per_episode=40, policy="mixed", image_size=32
+    ),
+    window=WindowConfig(length=3, frameskip=2),
+    model=WorldModelConfig(
+        encoder=EncoderConfig(image_size=32, channels=(8, 16, 16), hidden=64, embed_dim=16),
+        predictor=PredictorConfig(embed_dim=16, action_dim=4, hidden=32, depth=2),
+        frameskip=2,
+    ),
+    train=TrainConfig(steps=60, batch_size=16, warmup_steps=10, log_every=10, valid_every=30,
+                      checkpoint_every=30),
+    planner=PlannerConfig(
+        cem=CEMConfig(samples=32, elites=4, iterations=2),
+        mpc=MPCConfig(horizon=4, execute=1),
+    ),
+    eval_episodes=4,
+    gif_episodes=1,
+)
+
+PRESETS = {"demo": DEMO, "tiny": TINY}
+
+
+def preset(name: str) -> Recipe:
+    """The named preset recipe."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; known presets: {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def image_size(recipe: Recipe) -> int:
+    """The pixel size the world renders at for this recipe (the encoder's input size)."""
+    return recipe.model.encoder.image_size
+
+
+def with_seed(recipe: Recipe, seed: int) -> Recipe:
+    """The recipe with `seed` for collection and training."""
+    return replace(
+        recipe, collect=replace(recipe.collect, seed=seed), train=replace(recipe.train, seed=seed)
+    )
+
+
+def save_recipe(recipe: Recipe, path: Path) -> Path:
+    """Write the recipe as JSON (atomically)."""
+    from ami.files import atomic_write_bytes
+
+    return atomic_write_bytes(path, json.dumps(config_to_dict(recipe), indent=2).encode())
+
+
+def load_recipe(path: Path) -> Recipe:
+    """Read a recipe JSON file; unknown keys and bad values are `ConfigError`s."""
+    if not Path(path).is_file():
+        raise ConfigError(f"recipe file not found: {path}")
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"recipe file {path} is not valid JSON: {exc.msg}") from exc
+    return config_from_dict(Recipe, data)

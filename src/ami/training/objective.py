@@ -1,0 +1,80 @@
+"""The self-supervised JEPA objective: next-embedding prediction + λ·SIGReg (+ optional rollout).
+
+    z = encode(pixels)                              [B, T, D]
+    pred = predict(z[:, :-1], a)                    [B, T-1, D]   teacher-forced, one step
+    loss = mse(pred, z[:, 1:]) + λ · SIGReg(z)
+
+No reconstruction, no reward, no EMA target and no stop-gradient: SIGReg alone keeps the
+embeddings from collapsing (as in LeWM). With `rollout_weight > 0` the predictor is also rolled
+forward from the first embedding on its own outputs for the whole window, and the error of that
+imagined trajectory is added, so that long imagined rollouts stay on the data manifold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ami.config import require_non_negative
+from ami.model import SIGReg, WorldModel
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """Weights of the loss terms.
+
+    Attributes:
+        sigreg_weight: λ, the one weight of the anti-collapse term.
+        rollout_weight: weight of the multi-step imagined-rollout error (0 disables it).
+    """
+
+    sigreg_weight: float = 1.0
+    rollout_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        require_non_negative("ObjectiveConfig", "sigreg_weight", self.sigreg_weight)
+        require_non_negative("ObjectiveConfig", "rollout_weight", self.rollout_weight)
+
+
+def jepa_loss(
+    model: WorldModel,
+    sigreg: SIGReg,
+    pixels: Tensor,
+    actions: Tensor,
+    config: ObjectiveConfig,
+) -> tuple[Tensor, dict[str, float]]:
+    """Loss on one batch of windows.
+
+    Args:
+        model: the world model being trained.
+        sigreg: the anti-collapse regulariser.
+        pixels: `uint8 [B, T, 3, h, w]`.
+        actions: `[B, T-1, A]` model-level actions between consecutive frames.
+        config: loss weights.
+
+    Returns:
+        The scalar loss and its parts as floats (`loss`, `pred_loss`, `sigreg`, `rollout_loss`).
+    """
+    z = model.encode(pixels)
+    target = z[:, 1:]
+    pred_loss = F.mse_loss(model.predict(z[:, :-1], actions), target)
+    regulariser = sigreg(z)
+    loss = pred_loss + config.sigreg_weight * regulariser
+    parts = {"pred_loss": pred_loss.item(), "sigreg": regulariser.item()}
+    if config.rollout_weight > 0 and actions.shape[1] > 1:
+        imagined = model.rollout(z[:, :1], actions)
+        rollout_loss = F.mse_loss(imagined, target)
+        loss = loss + config.rollout_weight * rollout_loss
+        parts["rollout_loss"] = rollout_loss.item()
+    parts["loss"] = loss.item()
+    return loss, parts
+
+
+@torch.no_grad()
+def embedding_std(model: WorldModel, pixels: Tensor) -> float:
+    """Mean per-dimension standard deviation of the embeddings of `pixels` (≈1 when healthy)."""
+    z = model.encode(pixels).flatten(0, 1)
+    return float(z.std(dim=0).mean())

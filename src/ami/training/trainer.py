@@ -1,0 +1,307 @@
+"""The training loop: AdamW, warm-up + cosine, gradient clipping, seeded, resumable.
+
+A run folder holds `metrics.jsonl` (one JSON object per logged step) and `checkpoint/` (the model
+as safetensors + JSON, and `trainer_state.pt` with the optimiser, the step and the random state).
+Calling `train` again on the same folder resumes from the checkpoint and reaches the same weights
+as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torch import Tensor
+
+from ami.config import config_to_dict, require_non_negative, require_positive
+from ami.errors import CheckpointError
+from ami.files import atomic_path, atomic_write_bytes
+from ami.model import SIGReg, SIGRegConfig, WorldModel
+from ami.training.objective import ObjectiveConfig, embedding_std, jepa_loss
+from ami.training.schedule import warmup_cosine
+
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINT_DIR = "checkpoint"
+TRAINER_STATE = "trainer_state.pt"
+
+
+class WindowSampler(Protocol):
+    """What the loop needs of a dataset: batches of T-step windows."""
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, Tensor]:
+        """`{"pixels": uint8 [B, T, 3, h, w], "actions": [B, T-1, A], ...}`."""
+        ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (one field, one meaning).
+
+    Attributes:
+        steps: optimiser steps in total.
+        batch_size: windows per step.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay.
+        warmup_steps: linear warm-up length.
+        grad_clip: max global gradient norm (0 disables clipping).
+        seed: seeds the initial weights' generator use, batch sampling and SIGReg directions.
+        log_every: steps between metric lines.
+        valid_every: steps between validation measurements (0 disables).
+        checkpoint_every: steps between checkpoints (the last step is always saved).
+        objective: loss weights.
+        sigreg: the SIGReg statistic's settings.
+    """
+
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    seed: int = 0
+    log_every: int = 25
+    valid_every: int = 250
+    checkpoint_every: int = 500
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    sigreg: SIGRegConfig = field(default_factory=SIGRegConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "lr", "log_every", "checkpoint_every"):
+            require_positive("TrainConfig", name, getattr(self, name))
+        for name in ("weight_decay", "warmup_steps", "grad_clip", "valid_every"):
+            require_non_negative("TrainConfig", name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a call to `train` did."""
+
+    steps: int
+    resumed_from: int
+    seconds: float
+    frames_per_second: float
+    last_metrics: dict[str, float]
+    checkpoint: Path
+
+
+StepCallback = Callable[[int, dict[str, float]], None]
+
+
+def train(
+    model: WorldModel,
+    train_windows: WindowSampler,
+    valid_windows: WindowSampler | None,
+    config: TrainConfig,
+    run_dir: str | Path,
+    metadata: dict[str, Any] | None = None,
+    progress: bool = True,
+    callbacks: Sequence[StepCallback] = (),
+) -> TrainResult:
+    """Train `model` in place on windows, logging to and checkpointing in `run_dir`.
+
+    Resumes automatically when `run_dir/checkpoint/trainer_state.pt` exists. `callbacks` are called
+    with `(step, metrics)` at every logged step.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = model.device
+    sigreg = SIGReg(config.sigreg).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    sigreg_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+    start = _resume(model, optimizer, generator, sigreg_generator, run_dir)
+    _truncate_metrics(run_dir / METRICS_FILE, start)
+    window_frames = None
+    calibrated_at = -1
+    metrics: dict[str, float] = {}
+    started = time.perf_counter()
+    model.train()
+    with _progress_bar(progress) as bar, open(run_dir / METRICS_FILE, "a") as log:
+        task = bar.add_task("training", total=config.steps, completed=start, loss=float("nan"))
+        for step in range(start, config.steps):
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * warmup_cosine(step, config.steps, config.warmup_steps)
+            batch = train_windows.sample(config.batch_size, generator)
+            pixels, actions = batch["pixels"].to(device), batch["actions"].to(device)
+            window_frames = pixels.shape[0] * pixels.shape[1]
+            loss, parts = jepa_loss(model, _SeededSIGReg(sigreg, sigreg_generator), pixels,
+                                    actions, config.objective)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                parts["grad_norm"] = float(
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                )
+            optimizer.step()
+            done = step + 1
+            bar.update(task, completed=done, loss=parts["loss"])
+            if done % config.log_every == 0 or done == config.steps:
+                elapsed = time.perf_counter() - started
+                metrics = {"step": done, "lr": optimizer.param_groups[0]["lr"], **parts}
+                metrics["frames_per_second"] = window_frames * (done - start) / elapsed
+                if valid_windows is not None and config.valid_every and (
+                    done % config.valid_every == 0 or done == config.steps
+                ):
+                    recalibrate_batchnorm(model, train_windows, config.batch_size, generator)
+                    calibrated_at = done
+                    metrics.update(_validate(model, sigreg, valid_windows, config))
+                log.write(json.dumps(metrics) + "\n")
+                log.flush()
+                for callback in callbacks:
+                    callback(done, metrics)
+            if done % config.checkpoint_every == 0 or done == config.steps:
+                log.flush()
+                if calibrated_at != done:
+                    recalibrate_batchnorm(model, train_windows, config.batch_size, generator)
+                _save(model, optimizer, generator, sigreg_generator, run_dir, done, config,
+                      metadata)
+    seconds = time.perf_counter() - started
+    frames = (window_frames or 0) * (config.steps - start)
+    model.eval()
+    return TrainResult(
+        steps=config.steps,
+        resumed_from=start,
+        seconds=seconds,
+        frames_per_second=frames / seconds if seconds > 0 else 0.0,
+        last_metrics=metrics,
+        checkpoint=run_dir / CHECKPOINT_DIR,
+    )
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(
+    model: WorldModel,
+    windows: WindowSampler,
+    batch_size: int,
+    generator: torch.Generator,
+    batches: int = 16,
+) -> None:
+    """Re-estimate BatchNorm running statistics as exact averages over `batches` fresh batches.
+
+    The exponential running averages lag behind a moving network, and the projector's
+    pre-normalisation features can have a mean hundreds of times their spread, so a small lag
+    turns into a large error in eval mode (measured: eval-mode prediction loss 5× the train-mode
+    one). Exact averages at the current weights ("precise BN") remove that gap.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    was_training = model.training
+    saved_momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average
+    model.train()
+    for _ in range(batches):
+        model.encode(windows.sample(batch_size, generator)["pixels"].to(model.device))
+    for norm, momentum in zip(norms, saved_momenta, strict=True):
+        norm.momentum = momentum
+    model.train(was_training)
+
+
+class _SeededSIGReg(torch.nn.Module):
+    """SIGReg whose random directions come from a given generator (reproducible, resumable)."""
+
+    def __init__(self, sigreg: SIGReg, generator: torch.Generator) -> None:
+        super().__init__()
+        self.sigreg, self.generator = sigreg, generator
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.sigreg(z, generator=self.generator)
+
+
+@torch.no_grad()
+def _validate(
+    model: WorldModel, sigreg: SIGReg, windows: WindowSampler, config: TrainConfig
+) -> dict[str, float]:
+    """Losses on a fixed batch of held-out windows (same batch every time)."""
+    model.eval()
+    batch = windows.sample(config.batch_size, torch.Generator().manual_seed(12345))
+    pixels, actions = batch["pixels"].to(model.device), batch["actions"].to(model.device)
+    _, parts = jepa_loss(model, sigreg, pixels, actions, config.objective)
+    result = {f"valid_{k}": v for k, v in parts.items()}
+    result["valid_embedding_std"] = embedding_std(model, pixels)
+    model.train()
+    return result
+
+
+def _save(
+    model: WorldModel,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    sigreg_generator: torch.Generator,
+    run_dir: Path,
+    step: int,
+    config: TrainConfig,
+    metadata: dict[str, Any] | None,
+) -> None:
+    checkpoint = run_dir / CHECKPOINT_DIR
+    model.save(checkpoint, metadata={**(metadata or {}), "step": step,
+                                     "train_config": config_to_dict(config)})
+    state = {
+        "step": step,
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "sigreg_generator": sigreg_generator.get_state(),
+    }
+    with atomic_path(checkpoint / TRAINER_STATE) as tmp:
+        torch.save(state, tmp)
+
+
+def _resume(
+    model: WorldModel,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    sigreg_generator: torch.Generator,
+    run_dir: Path,
+) -> int:
+    """Load the run's checkpoint into the model and optimiser; return the step to start from."""
+    state_path = run_dir / CHECKPOINT_DIR / TRAINER_STATE
+    if not state_path.exists():
+        return 0
+    saved = WorldModel.load(run_dir / CHECKPOINT_DIR, device=model.device)
+    if saved.config != model.config:
+        raise CheckpointError(
+            f"cannot resume {run_dir}: its checkpoint has a different model config"
+        )
+    model.load_state_dict(saved.state_dict())
+    try:
+        state = torch.load(state_path, map_location=model.device, weights_only=True)
+    except Exception as exc:  # torch raises several types for a corrupt file
+        raise CheckpointError(f"trainer state {state_path} is corrupt: {exc}") from exc
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    sigreg_generator.set_state(state["sigreg_generator"])
+    return int(state["step"])
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines after `step` (left by a run that died after its last checkpoint)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (json.JSONDecodeError, KeyError):
+            break  # a torn last line from a crash
+    atomic_write_bytes(path, "".join(f"{line}\n" for line in kept).encode())
+
+
+def _progress_bar(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not enabled,
+    )

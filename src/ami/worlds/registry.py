@@ -1,0 +1,51 @@
+"""The world registry: names to factories; `make(name, **overrides)` builds a configured world.
+
+Overrides go into the world's frozen config, so a misspelt key is a `ConfigError` rather than a
+silently ignored default. TwoRoom is also registered with Gymnasium as "ami/TwoRoom-v0".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium
+
+from ami.config import replace_config
+from ami.errors import ConfigError, UnknownWorldError
+from ami.worlds.two_room import TwoRoom, TwoRoomConfig
+
+_FACTORIES: dict[str, Callable[..., gymnasium.Env]] = {}
+
+
+def register(name: str, factory: Callable[..., gymnasium.Env]) -> None:
+    """Register `factory(**config_overrides) -> env` under `name` (names are unique)."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"world name must be a non-empty string, got {name!r}")
+    if name in _FACTORIES:
+        raise ConfigError(f"world {name!r} is already registered")
+    _FACTORIES[name] = factory
+
+
+def make(name: str, **config_overrides: Any) -> gymnasium.Env:
+    """Build the world `name`, its config changed by `config_overrides` (unknown key: error)."""
+    if name not in _FACTORIES:
+        raise UnknownWorldError(f"unknown world {name!r}; known worlds: {', '.join(names())}")
+    return _FACTORIES[name](**config_overrides)
+
+
+def names() -> list[str]:
+    """The registered world names, sorted."""
+    return sorted(_FACTORIES)
+
+
+def make_two_room(render_mode: str | None = "rgb_array", **config_overrides: Any) -> TwoRoom:
+    """A TwoRoom whose default config is changed by `config_overrides` (validated)."""
+    return TwoRoom(replace_config(TwoRoomConfig(), **config_overrides), render_mode=render_mode)
+
+
+register("two_room", make_two_room)
+
+GYMNASIUM_ID = "ami/TwoRoom-v0"
+if GYMNASIUM_ID not in gymnasium.registry:
+    gymnasium.register(id=GYMNASIUM_ID, entry_point=make_two_room)
