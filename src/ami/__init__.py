@@ -1,3 +1,3 @@
-"""ami: agents that learn a JEPA world model from pixels, remember, reason and plan in latent space."""
+"""ami: agents that learn a JEPA world model from pixels and plan in its latent space."""
 
 __version__ = "0.1.0"

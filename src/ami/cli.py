@@ -19,6 +19,7 @@ from rich.table import Table
 from ami.device import resolve_device, seed_everything
 from ami.errors import AmiError, ConfigError
 from ami.evaluation.protocols import PROTOCOLS, protocol_by_name
+from ami.experience import CollectConfig
 from ami.model import WorldModel
 from ami.pipeline import run_collect, run_demo, run_eval, run_train
 from ami.recipes import PRESETS, Recipe, load_recipe, preset, with_seed
@@ -89,14 +90,15 @@ def collect(
     quiet: QuietOption = False,
 ) -> None:
     """Collect experience with a noisy scripted expert and/or a random policy into HDF5."""
-    recipe = replace(
-        preset("demo"),
-        collect=replace(
-            preset("demo").collect, world=world, episodes=episodes, steps_per_episode=steps,
-            policy=policy, seed=seed, image_size=image_size,
-        ),
+    config = CollectConfig(
+        world=world,
+        episodes=episodes,
+        steps_per_episode=steps,
+        policy=policy,
+        seed=seed,
+        image_size=image_size,
     )
-    path = run_collect(recipe, out, progress=not quiet)
+    path = run_collect(config, out, progress=not quiet)
     console.print(f"wrote {path}")
 
 
@@ -128,8 +130,9 @@ def evaluate_command(
     model: Annotated[Path, typer.Option(help="Checkpoint folder (RUN/checkpoint).")],
     out: Annotated[Path, typer.Option(help="Folder for results.json and the report.")],
     protocol: Annotated[
-        list[str], typer.Option(help=f"Protocol(s): {', '.join(PROTOCOLS)}.")
-    ] = ["cross_room", "anchor"],  # noqa: B006 - typer needs a list default
+        list[str] | None,
+        typer.Option(help=f"Protocol(s), repeatable: {', '.join(PROTOCOLS)} (default: all)."),
+    ] = None,
     episodes: Annotated[int, typer.Option(help="Episodes per protocol.")] = 50,
     preset_name: PresetOption = "demo",
     recipe_file: RecipeOption = None,
@@ -146,9 +149,12 @@ def evaluate_command(
     recipe = replace(recipe, eval_episodes=episodes)
     world_model = WorldModel.load(model, device=resolve_device(device))
     if world_model.config != recipe.model:
-        recipe = replace(recipe, model=world_model.config, window=replace(
-            recipe.window, frameskip=world_model.config.frameskip))
-    protocols = [protocol_by_name(name, episodes) for name in protocol]
+        recipe = replace(
+            recipe,
+            model=world_model.config,
+            window=replace(recipe.window, frameskip=world_model.config.frameskip),
+        )
+    protocols = [protocol_by_name(name, episodes) for name in (protocol or list(PROTOCOLS))]
     document = run_eval(world_model, recipe, protocols, out, progress=not quiet)
     _print_results(document)
     console.print(f"report: {out / 'report.html'}")
@@ -156,8 +162,14 @@ def evaluate_command(
 
 def _print_results(document: dict) -> None:
     table = Table(title="ami results")
-    for column in ("protocol", "agent success", "random success", "episodes", "ms / plan",
-                   "plan s / episode"):
+    for column in (
+        "protocol",
+        "agent success",
+        "random success",
+        "episodes",
+        "ms / plan",
+        "plan s / episode",
+    ):
         table.add_column(column, justify="right")
     for name, result in document["protocols"].items():
         table.add_row(
@@ -194,4 +206,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -61,7 +61,12 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
     for key, value in data.items():
         field_type = fields[key].type
         nested = _dataclass_type(cls, key, field_type)
-        if nested is not None and isinstance(value, Mapping):
+        if nested is not None:
+            if not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"{cls.__name__}.{key} must be a mapping of {nested.__name__} fields, "
+                    f"got {type(value).__name__}"
+                )
             kwargs[key] = config_from_dict(nested, value)
         elif isinstance(value, list):
             kwargs[key] = tuple(value)

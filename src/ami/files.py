@@ -1,6 +1,7 @@
-"""Atomic file writes: a temporary file in the same folder, fsync, then rename.
+"""Atomic file writes: a temporary file in the same folder, fsync, rename, fsync the folder.
 
-Readers see either the old file or the whole new one, never a half-written file that looks whole.
+Readers see either the old file or the whole new one, never a half-written file that looks whole;
+a failure (or Ctrl-C) while writing removes the temporary file and leaves the old file as it was.
 """
 
 from __future__ import annotations
@@ -13,21 +14,21 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success fsync it and rename it onto `path`.
+    """Yield a temporary path next to `path`; once the body is done, move it onto `path`.
 
-    If the body raises, the temporary file is removed and `path` is left as it was.
+    The body writes the temporary file (closing it before the block ends); then it is fsynced,
+    renamed onto `path`, and the folder is fsynced so the rename survives a power cut.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync_folder(path.parent)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -35,3 +36,24 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some platforms cannot open folders; the rename is atomic all the same
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

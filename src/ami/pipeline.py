@@ -31,7 +31,7 @@ from ami.evaluation.report import (
     write_html_report,
 )
 from ami.evaluation.runner import ProtocolResult, evaluate
-from ami.experience import ExperienceDataset, WindowDataset, collect_to_file
+from ami.experience import CollectConfig, ExperienceDataset, WindowDataset, collect_to_file
 from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.planning import CEM
@@ -41,10 +41,10 @@ from ami.training.trainer import METRICS_FILE
 from ami.worlds import make
 
 
-def run_collect(recipe: Recipe, path: Path, progress: bool = True) -> Path:
-    """Collect the recipe's experience into an HDF5 dataset at `path`."""
-    make(recipe.collect.world, size=recipe.collect.image_size)  # unknown world: fail at once
-    return collect_to_file(recipe.collect, path, progress=progress)
+def run_collect(config: CollectConfig, path: Path, progress: bool = True) -> Path:
+    """Collect experience into an HDF5 dataset at `path`."""
+    make(config.world, size=config.image_size)  # an unknown world fails before any work
+    return collect_to_file(config, path, progress=progress)
 
 
 def run_train(
@@ -96,7 +96,7 @@ def check_dataset_fits(recipe: Recipe, data: Path) -> None:
 def make_agent(model: WorldModel, recipe: Recipe) -> PlanningAgent:
     """The latent-planning agent the recipe describes."""
     planner = recipe.planner
-    return PlanningAgent(model, CEM(planner.cem), planner.mpc, planner.cost)
+    return PlanningAgent(model, CEM(planner.cem), planner.mpc, planner.cost, planner.hold_actions)
 
 
 def run_eval(
@@ -114,7 +114,10 @@ def run_eval(
     results: dict[str, ProtocolResult] = {}
     for protocol in protocols:
         results[protocol.name] = evaluate(
-            protocol, agent, record=recipe.gif_episodes, progress=progress,
+            protocol,
+            agent,
+            record=recipe.gif_episodes,
+            progress=progress,
             world_overrides={"size": image_size(recipe)},
         )
     main = results[protocols[0].name]
@@ -149,7 +152,7 @@ def run_demo(
     """Collect, train, evaluate on both TwoRoom protocols and write the report into `out_dir`."""
     started = time.perf_counter()
     data = out_dir / "data" / "experience.h5"
-    run_collect(recipe, data, progress=progress)
+    run_collect(recipe.collect, data, progress=progress)
     collected = time.perf_counter()
     model, trained = run_train(recipe, data, out_dir / "run", device, progress=progress)
     train_minutes = (time.perf_counter() - collected) / 60
@@ -192,7 +195,10 @@ def git_revision() -> str:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=True, timeout=5,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
             cwd=Path(__file__).resolve().parent,
         )
     except (OSError, subprocess.SubprocessError):

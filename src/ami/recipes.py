@@ -29,11 +29,13 @@ class PlannerConfig:
         cem: the CEM solver.
         mpc: horizon (model steps) and model steps executed per plan.
         cost: how the goal energy is reduced over the horizon.
+        hold_actions: plan one env action per model step, held for its k env steps.
     """
 
     cem: CEMConfig = field(default_factory=CEMConfig)
     mpc: MPCConfig = field(default_factory=MPCConfig)
     cost: GoalCostConfig = field(default_factory=GoalCostConfig)
+    hold_actions: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ DEMO = Recipe(
     collect=CollectConfig(world="two_room", episodes=1000, steps_per_episode=100, policy="mixed"),
     window=WindowConfig(length=4, frameskip=5),
     model=WorldModelConfig(
-        encoder=EncoderConfig(embed_dim=64),
+        encoder=EncoderConfig(channels=(16, 32, 64, 64), hidden=256, embed_dim=64),
         predictor=PredictorConfig(embed_dim=64, action_dim=10, hidden=256),
         frameskip=5,
     ),
@@ -114,8 +116,9 @@ TINY = Recipe(
         predictor=PredictorConfig(embed_dim=16, action_dim=4, hidden=32, depth=2),
         frameskip=2,
     ),
-    train=TrainConfig(steps=60, batch_size=16, warmup_steps=10, log_every=10, valid_every=30,
-                      checkpoint_every=30),
+    train=TrainConfig(
+        steps=60, batch_size=16, warmup_steps=10, log_every=10, valid_every=30, checkpoint_every=30
+    ),
     planner=PlannerConfig(
         cem=CEMConfig(samples=32, elites=4, iterations=2),
         mpc=MPCConfig(horizon=4, execute=1),

@@ -101,4 +101,5 @@ class FrameRecorder:
         self.frames: list[np.ndarray] = [] if first is None else [first]
 
     def __call__(self, step: Step) -> None:
+        """Keep the step's frame."""
         self.frames.append(step.pixels)

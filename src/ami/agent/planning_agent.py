@@ -3,7 +3,8 @@
 An agent is told its goal as pixels (`begin`) and then maps each observation's pixels to one env
 action (`act`). `PlanningAgent` encodes the goal, builds the goal energy and lets an MPC controller
 plan model-level actions; with action blocks (one model step = k env steps) it hands out the k env
-actions of each planned block one at a time, and plans again only at block boundaries.
+actions of each planned block one at a time, and plans again only at block boundaries. By default
+it plans one action per block, held for its k steps (`HeldActions`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ import torch
 
 from ami.config import require_choice, require_non_negative
 from ami.model import WorldModel
-from ami.planning import ActionMagnitude, Cost, GoalEnergy, MPCConfig, MPCController, Solver
+from ami.planning import (
+    ActionMagnitude,
+    Cost,
+    GoalEnergy,
+    HeldActions,
+    MPCConfig,
+    MPCController,
+    Solver,
+)
 
 
 class Agent(Protocol):
@@ -60,12 +69,15 @@ class PlanningAgent:
         solver: Solver,
         mpc: MPCConfig,
         cost: GoalCostConfig = GoalCostConfig(),
+        hold_actions: bool = True,
     ) -> None:
         self.model = model
         self.cost_config = cost
         self.frameskip = model.config.frameskip
         self.env_action_dim = model.config.env_action_dim
-        self.controller = MPCController(model, solver, mpc, model.device)
+        self.hold_actions = hold_actions
+        planned = HeldActions(model, self.frameskip) if hold_actions else model
+        self.controller = MPCController(planned, solver, mpc, model.device)
         self._pending: deque[np.ndarray] = deque()
 
     @property
@@ -91,7 +103,10 @@ class PlanningAgent:
     def act(self, pixels: np.ndarray) -> np.ndarray:
         """The next env action; plans a new block of k actions when the last one is used up."""
         if not self._pending:
-            block = self.controller.act(pixels).reshape(self.frameskip, self.env_action_dim)
+            planned = self.controller.act(pixels)
+            if self.hold_actions:
+                planned = np.tile(planned, self.frameskip)
+            block = planned.reshape(self.frameskip, self.env_action_dim)
             self._pending.extend(block.astype(np.float32))
         return self._pending.popleft()
 

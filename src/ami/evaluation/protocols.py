@@ -171,8 +171,10 @@ def _dataset_offset_specs(
         goal_t = t + protocol.goal_offset
         specs.append(
             EpisodeSpec(
-                {"agent": episode.states[t].astype(np.float64),
-                 "goal": episode.states[goal_t].astype(np.float64)},
+                {
+                    "agent": episode.states[t].astype(np.float64),
+                    "goal": episode.states[goal_t].astype(np.float64),
+                },
                 goal_pixels=episode.pixels[goal_t],
             )
         )

@@ -17,8 +17,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
-import tempfile
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from matplotlib.ticker import PercentFormatter
 from PIL import Image, ImageDraw, ImageFont
 
 from ami.errors import ConfigError, DatasetError, ShapeError
+from ami.files import atomic_path
 
 DPI = 110
 PAUSE_MS = 1000  # how long the last frame of each episode stays on screen
@@ -49,19 +48,9 @@ _COLUMN_LABELS = {
 
 def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Write a file by calling `write` on a temporary file in the same folder, then rename it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        write(handle)
+    return Path(path)
 
 
 def _save_figure(fig: Figure, out_png: Path) -> Path:

@@ -66,8 +66,11 @@ def evaluate(
     """
     env = make(
         protocol.world,
-        **{**(world_overrides or {}), "success_radius": protocol.success_radius,
-           "max_episode_steps": protocol.budget},
+        **{
+            **(world_overrides or {}),
+            "success_radius": protocol.success_radius,
+            "max_episode_steps": protocol.budget,
+        },
     )
     specs = episode_specs(protocol, env)
     action_dim = int(np.prod(env.action_space.shape))
@@ -79,8 +82,9 @@ def evaluate(
         for index, spec in enumerate(specs):
             recorder = FrameRecorder()
             listeners = [recorder] if index < record else []
-            outcome = run_episode(env, agent, spec.options, protocol.budget, spec.goal_pixels,
-                                  listeners)
+            outcome = run_episode(
+                env, agent, spec.options, protocol.budget, spec.goal_pixels, listeners
+            )
             outcomes.append(outcome.success)
             if outcome.success:
                 steps_to_success.append(outcome.steps)
@@ -89,14 +93,18 @@ def evaluate(
                 plan_calls.append(len(agent.plan_seconds))
             if index < record:
                 frames = np.stack([outcome.first_pixels, *recorder.frames])
-                recorded.append(EpisodeFrames(frames, outcome.goal_pixels, outcome.success,
-                                              f"{protocol.name} #{index}"))
+                recorded.append(
+                    EpisodeFrames(
+                        frames, outcome.goal_pixels, outcome.success, f"{protocol.name} #{index}"
+                    )
+                )
             bar.update(task, advance=1)
         task = bar.add_task(f"{protocol.name}: random", total=len(specs))
         random_agent = RandomAgent(action_dim, seed=protocol.seed)
         for spec in specs:
-            outcome = run_episode(env, random_agent, spec.options, protocol.budget,
-                                  spec.goal_pixels)
+            outcome = run_episode(
+                env, random_agent, spec.options, protocol.budget, spec.goal_pixels
+            )
             random_outcomes.append(outcome.success)
             bar.update(task, advance=1)
     total_plans = sum(plan_calls)
@@ -107,7 +115,9 @@ def evaluate(
         episodes=len(specs),
         plan_ms_per_call=1000 * sum(plan_seconds) / total_plans if total_plans else 0.0,
         plan_seconds_per_episode=float(np.mean(plan_seconds)) if plan_seconds else 0.0,
-        mean_steps_to_success=float(np.mean(steps_to_success)) if steps_to_success else float("nan"),
+        mean_steps_to_success=float(np.mean(steps_to_success))
+        if steps_to_success
+        else float("nan"),
         outcomes=outcomes,
         recorded=recorded,
     )
@@ -121,5 +131,3 @@ def _bar(enabled: bool) -> Progress:
         TimeElapsedColumn(),
         disable=not enabled,
     )
-
-

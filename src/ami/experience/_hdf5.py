@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import h5py
@@ -110,29 +108,6 @@ class ChunkedWriter:
             self.buffer[name] = [data[count:]] if count < len(data) else []
         self.frames = hi
         self.buffered -= count
-
-
-def fsync_path(path: Path) -> None:
-    """Force the bytes of the file at `path` to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Force a rename inside `folder` to disk, where the platform allows."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def check_file(file: h5py.File) -> None:

@@ -79,7 +79,7 @@ def collect(
 
     Args:
         config: what to collect.
-        env_factory: builds the env; `ami.worlds.make(config.world, size=config.image_size)` when None.
+        env_factory: builds the env; by default `ami.worlds.make` with the world and image size.
         progress: show a progress bar over episodes while iterating.
 
     Returns:

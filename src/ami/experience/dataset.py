@@ -28,8 +28,9 @@ import h5py
 import numpy as np
 
 from ami.errors import ConfigError, DatasetError, ShapeError
-from ami.experience._hdf5 import CHUNK_FRAMES, ChunkedWriter, check_file, fsync_dir, fsync_path
+from ami.experience._hdf5 import CHUNK_FRAMES, ChunkedWriter, check_file
 from ami.experience._progress import progress_bar
+from ami.files import atomic_path
 
 
 @dataclass(frozen=True)
@@ -103,23 +104,13 @@ def write_dataset(
         meta_json = json.dumps(meta, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"write_dataset: meta is not JSON-serialisable: {exc}") from exc
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    try:
-        with h5py.File(tmp, "w") as file:
-            writer = ChunkedWriter(file)
-            with progress_bar(progress, "writing episodes", total=None) as advance:
-                for episode in episodes:
-                    writer.add(episode)
-                    advance(1)
-            writer.finish(world=world, meta_json=meta_json)
-            file.flush()
-        fsync_path(tmp)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as file:
+        writer = ChunkedWriter(file)
+        with progress_bar(progress, "writing episodes", total=None) as advance:
+            for episode in episodes:
+                writer.add(episode)
+                advance(1)
+        writer.finish(world=world, meta_json=meta_json)
     return path
 
 

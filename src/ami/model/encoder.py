@@ -74,7 +74,9 @@ class ConvEncoder(nn.Module):
         )
         side = config.image_size
         ramp = torch.linspace(-1.0, 1.0, side)
-        coords = torch.stack([ramp.view(1, side).expand(side, side), ramp.view(side, 1).expand(side, side)])
+        coords = torch.stack(
+            [ramp.view(1, side).expand(side, side), ramp.view(side, 1).expand(side, side)]
+        )
         self.register_buffer("coords", coords, persistent=False)
 
     def forward(self, pixels: Tensor) -> Tensor:
@@ -91,7 +93,8 @@ class ConvEncoder(nn.Module):
         side = self.config.image_size
         if pixels.shape[-2:] != (side, side):
             raise ShapeError(
-                f"encoder was built for {side}x{side} images, got {pixels.shape[-2]}x{pixels.shape[-1]}"
+                f"encoder was built for {side}x{side} images, "
+                f"got {pixels.shape[-2]}x{pixels.shape[-1]}"
             )
         batch, time = pixels.shape[:2]
         x = pixels.reshape(batch * time, 3, side, side)

@@ -82,7 +82,11 @@ class MLPPredictor(nn.Module):
         return mods.unflatten(-1, (self.config.depth, 3 * self.config.hidden))
 
     def step(self, context: Tensor, mods: Tensor) -> Tensor:
-        """One prediction from `context [..., history, D]` (oldest first) and `mods [..., depth, 3W]`.
+        """One prediction from `context [..., history, D]` (oldest first) and modulations.
+
+        Args:
+            context: `[..., history, D]` embeddings, oldest first.
+            mods: `[..., depth, 3W]` from `modulations`.
 
         Returns:
             `z_next [..., D]`.

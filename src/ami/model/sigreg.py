@@ -20,7 +20,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from ami.config import require_positive
-from ami.errors import ShapeError
+from ami.errors import ConfigError, ShapeError
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class SIGRegConfig:
         require_positive("SIGRegConfig", "num_directions", self.num_directions)
         require_positive("SIGRegConfig", "t_max", self.t_max)
         if self.num_knots < 2:
-            raise ShapeError(f"SIGRegConfig.num_knots must be >= 2, got {self.num_knots}")
+            raise ConfigError(f"SIGRegConfig.num_knots must be >= 2, got {self.num_knots}")
 
 
 class SIGReg(nn.Module):

@@ -193,8 +193,10 @@ def _load_matching(model: nn.Module, state: dict[str, Tensor], source: Path) -> 
     resized = [k for k in expected if k in state and state[k].shape != expected[k].shape]
     if missing or unexpected or resized:
         detail = (
-            f"missing {missing[:3]}" if missing
-            else f"unexpected {unexpected[:3]}" if unexpected
+            f"missing {missing[:3]}"
+            if missing
+            else f"unexpected {unexpected[:3]}"
+            if unexpected
             else f"{resized[0]} is {tuple(state[resized[0]].shape)}, config wants "
             f"{tuple(expected[resized[0]].shape)}"
         )

@@ -6,6 +6,7 @@ and a seeded generator; MPC sees a model through the small `LatentModel` protoco
 
 from ami.planning.cem import CEM, CEMConfig
 from ami.planning.costs import ActionMagnitude, Cost, CostSum, GoalEnergy, ScaledCost
+from ami.planning.held_actions import HeldActions
 from ami.planning.mpc import LatentModel, MPCConfig, MPCController
 from ami.planning.solver import Objective, Solver, SolveResult
 
@@ -16,6 +17,7 @@ __all__ = [
     "Cost",
     "CostSum",
     "GoalEnergy",
+    "HeldActions",
     "LatentModel",
     "MPCConfig",
     "MPCController",

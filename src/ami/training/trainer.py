@@ -112,7 +112,9 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     device = model.device
     sigreg = SIGReg(config.sigreg).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     generator = torch.Generator().manual_seed(config.seed)
     sigreg_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
     start = _resume(model, optimizer, generator, sigreg_generator, run_dir)
@@ -130,8 +132,9 @@ def train(
             batch = train_windows.sample(config.batch_size, generator)
             pixels, actions = batch["pixels"].to(device), batch["actions"].to(device)
             window_frames = pixels.shape[0] * pixels.shape[1]
-            loss, parts = jepa_loss(model, _SeededSIGReg(sigreg, sigreg_generator), pixels,
-                                    actions, config.objective)
+            loss, parts = jepa_loss(
+                model, _SeededSIGReg(sigreg, sigreg_generator), pixels, actions, config.objective
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip > 0:
@@ -145,8 +148,10 @@ def train(
                 elapsed = time.perf_counter() - started
                 metrics = {"step": done, "lr": optimizer.param_groups[0]["lr"], **parts}
                 metrics["frames_per_second"] = window_frames * (done - start) / elapsed
-                if valid_windows is not None and config.valid_every and (
-                    done % config.valid_every == 0 or done == config.steps
+                if (
+                    valid_windows is not None
+                    and config.valid_every
+                    and (done % config.valid_every == 0 or done == config.steps)
                 ):
                     recalibrate_batchnorm(model, train_windows, config.batch_size, generator)
                     calibrated_at = done
@@ -159,8 +164,9 @@ def train(
                 log.flush()
                 if calibrated_at != done:
                     recalibrate_batchnorm(model, train_windows, config.batch_size, generator)
-                _save(model, optimizer, generator, sigreg_generator, run_dir, done, config,
-                      metadata)
+                _save(
+                    model, optimizer, generator, sigreg_generator, run_dir, done, config, metadata
+                )
     seconds = time.perf_counter() - started
     frames = (window_frames or 0) * (config.steps - start)
     model.eval()
@@ -242,8 +248,10 @@ def _save(
     metadata: dict[str, Any] | None,
 ) -> None:
     checkpoint = run_dir / CHECKPOINT_DIR
-    model.save(checkpoint, metadata={**(metadata or {}), "step": step,
-                                     "train_config": config_to_dict(config)})
+    model.save(
+        checkpoint,
+        metadata={**(metadata or {}), "step": step, "train_config": config_to_dict(config)},
+    )
     state = {
         "step": step,
         "optimizer": optimizer.state_dict(),

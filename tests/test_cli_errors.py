@@ -1,0 +1,215 @@
+"""Every user error named in the issue gives one clear line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ami.experience import collect_to_file
+from ami.model import WorldModel
+from ami.recipes import TINY, save_recipe
+
+
+def ami(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ami", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "tiny.h5"
+    collect_to_file(TINY.collect, path, progress=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_recipe(TINY, tmp_path_factory.mktemp("recipe") / "recipe.json")
+
+
+def test_unknown_world(tmp_path: Path) -> None:
+    result = ami("collect", "--world", "three_room", "--out", str(tmp_path / "x.h5"))
+    assert_one_line_error(result, "three_room", "two_room")
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_non_positive_episodes(tmp_path: Path) -> None:
+    result = ami("collect", "--episodes", "0", "--out", str(tmp_path / "x.h5"))
+    assert_one_line_error(result, "episodes", "0")
+
+
+def test_non_positive_eval_episodes(tmp_path: Path) -> None:
+    result = ami("eval", "--model", str(tmp_path), "--out", str(tmp_path), "--episodes", "-3")
+    assert_one_line_error(result, "episodes")
+
+
+def test_missing_dataset(tmp_path: Path, tiny_recipe: Path) -> None:
+    result = ami(
+        "train",
+        "--data",
+        str(tmp_path / "nope.h5"),
+        "--out",
+        str(tmp_path / "run"),
+        "--recipe-file",
+        str(tiny_recipe),
+    )
+    assert_one_line_error(result, "not found", "nope.h5")
+
+
+def test_corrupt_dataset(tmp_path: Path, tiny_data: Path, tiny_recipe: Path) -> None:
+    broken = tmp_path / "broken.h5"
+    data = tiny_data.read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    result = ami(
+        "train",
+        "--data",
+        str(broken),
+        "--out",
+        str(tmp_path / "run"),
+        "--recipe-file",
+        str(tiny_recipe),
+    )
+    assert_one_line_error(result, "broken.h5")
+
+
+def test_window_longer_than_episodes(tmp_path: Path, tiny_data: Path) -> None:
+    recipe = json.loads(json.dumps(__import__("ami.config").config.config_to_dict(TINY)))
+    recipe["window"]["length"] = 40  # 40 model steps of 2 env steps > 41-frame episodes
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(recipe))
+    result = ami(
+        "train",
+        "--data",
+        str(tiny_data),
+        "--out",
+        str(tmp_path / "run"),
+        "--recipe-file",
+        str(path),
+    )
+    assert_one_line_error(result, "window of 40 steps")
+
+
+def test_dataset_action_size_differs_from_model(tmp_path: Path, tiny_data: Path) -> None:
+    recipe = __import__("ami.config").config.config_to_dict(TINY)
+    recipe["model"]["predictor"]["action_dim"] = 6  # 3-D env actions x frameskip 2
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(recipe))
+    result = ami(
+        "train",
+        "--data",
+        str(tiny_data),
+        "--out",
+        str(tmp_path / "run"),
+        "--recipe-file",
+        str(path),
+    )
+    assert_one_line_error(result, "actions of size 2", "expects 3")
+
+
+def test_bad_config_value(tmp_path: Path, tiny_data: Path) -> None:
+    recipe = __import__("ami.config").config.config_to_dict(TINY)
+    recipe["planner"]["cem"]["elites"] = 1000
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(recipe))
+    result = ami(
+        "train",
+        "--data",
+        str(tiny_data),
+        "--out",
+        str(tmp_path / "run"),
+        "--recipe-file",
+        str(path),
+    )
+    assert_one_line_error(result, "elites")
+
+
+def test_unknown_recipe_key(tmp_path: Path, tiny_data: Path) -> None:
+    recipe = __import__("ami.config").config.config_to_dict(TINY)
+    recipe["train"]["stepz"] = 5
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(recipe))
+    result = ami(
+        "train",
+        "--data",
+        str(tiny_data),
+        "--out",
+        str(tmp_path / "run"),
+        "--recipe-file",
+        str(path),
+    )
+    assert_one_line_error(result, "stepz")
+
+
+def test_missing_checkpoint(tmp_path: Path) -> None:
+    result = ami("eval", "--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"))
+    assert_one_line_error(result, "not found")
+
+
+def test_checkpoint_that_does_not_match_its_config(tmp_path: Path) -> None:
+    model = WorldModel(TINY.model)
+    model.save(tmp_path / "a")
+    other = json.loads((tmp_path / "a" / "model.json").read_text())
+    other["config"]["encoder"]["embed_dim"] = 24
+    other["config"]["predictor"]["embed_dim"] = 24
+    (tmp_path / "a" / "model.json").write_text(json.dumps(other))
+    result = ami("eval", "--model", str(tmp_path / "a"), "--out", str(tmp_path / "o"))
+    assert_one_line_error(result, "does not match its config")
+
+
+def test_unknown_device(tmp_path: Path, tiny_data: Path, tiny_recipe: Path) -> None:
+    result = ami(
+        "train",
+        "--data",
+        str(tiny_data),
+        "--out",
+        str(tmp_path / "run"),
+        "--recipe-file",
+        str(tiny_recipe),
+        "--device",
+        "tpu:7",
+    )
+    assert_one_line_error(result, "tpu:7")
+
+
+def test_help_is_there_for_every_command() -> None:
+    for command in ("demo", "collect", "train", "eval"):
+        result = ami(command, "--help")
+        assert result.returncode == 0
+        assert "Usage" in result.stdout
+
+
+def test_collect_writes_a_dataset(tmp_path: Path) -> None:
+    out = tmp_path / "d.h5"
+    result = ami(
+        "collect",
+        "--episodes",
+        "3",
+        "--steps",
+        "5",
+        "--image-size",
+        "32",
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    from ami.experience import ExperienceDataset
+
+    with ExperienceDataset.open(out) as dataset:
+        assert dataset.num_episodes == 3
+        assert dataset.num_frames == 18
+        assert dataset.image_size == 32
