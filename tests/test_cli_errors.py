@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from ami.experience import collect_to_file
+from ami.config import config_to_dict
+from ami.experience import Episode, collect_to_file, write_dataset
 from ami.model import WorldModel
 from ami.recipes import TINY, save_recipe
 
@@ -57,101 +59,64 @@ def test_non_positive_eval_episodes(tmp_path: Path) -> None:
     assert_one_line_error(result, "episodes")
 
 
-def test_missing_dataset(tmp_path: Path, tiny_recipe: Path) -> None:
-    result = ami(
-        "train",
-        "--data",
-        str(tmp_path / "nope.h5"),
-        "--out",
-        str(tmp_path / "run"),
-        "--recipe-file",
-        str(tiny_recipe),
+def train_with(tmp_path: Path, data: Path, change=None) -> subprocess.CompletedProcess[str]:
+    """`ami train` on `data` with the tiny recipe, after `change(recipe_dict)` if given."""
+    recipe = config_to_dict(TINY)
+    if change is not None:
+        change(recipe)
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(recipe))
+    return ami(
+        "train", "--data", str(data), "--out", str(tmp_path / "run"), "--recipe-file", str(path)
     )
-    assert_one_line_error(result, "not found", "nope.h5")
 
 
-def test_corrupt_dataset(tmp_path: Path, tiny_data: Path, tiny_recipe: Path) -> None:
+def test_missing_dataset(tmp_path: Path) -> None:
+    assert_one_line_error(train_with(tmp_path, tmp_path / "nope.h5"), "not found", "nope.h5")
+
+
+def test_corrupt_dataset(tmp_path: Path, tiny_data: Path) -> None:
     broken = tmp_path / "broken.h5"
     data = tiny_data.read_bytes()
     broken.write_bytes(data[: len(data) // 2])
-    result = ami(
-        "train",
-        "--data",
-        str(broken),
-        "--out",
-        str(tmp_path / "run"),
-        "--recipe-file",
-        str(tiny_recipe),
-    )
-    assert_one_line_error(result, "broken.h5")
+    assert_one_line_error(train_with(tmp_path, broken), "broken.h5")
 
 
 def test_window_longer_than_episodes(tmp_path: Path, tiny_data: Path) -> None:
-    recipe = json.loads(json.dumps(__import__("ami.config").config.config_to_dict(TINY)))
-    recipe["window"]["length"] = 40  # 40 model steps of 2 env steps > 41-frame episodes
-    path = tmp_path / "recipe.json"
-    path.write_text(json.dumps(recipe))
-    result = ami(
-        "train",
-        "--data",
-        str(tiny_data),
-        "--out",
-        str(tmp_path / "run"),
-        "--recipe-file",
-        str(path),
-    )
-    assert_one_line_error(result, "window of 40 steps")
+    def change(recipe: dict) -> None:
+        recipe["window"]["length"] = 40  # 40 model steps of 2 env steps > 41-frame episodes
+
+    assert_one_line_error(train_with(tmp_path, tiny_data, change), "window of 40 steps")
 
 
 def test_dataset_action_size_differs_from_model(tmp_path: Path, tiny_data: Path) -> None:
-    recipe = __import__("ami.config").config.config_to_dict(TINY)
-    recipe["model"]["predictor"]["action_dim"] = 6  # 3-D env actions x frameskip 2
-    path = tmp_path / "recipe.json"
-    path.write_text(json.dumps(recipe))
-    result = ami(
-        "train",
-        "--data",
-        str(tiny_data),
-        "--out",
-        str(tmp_path / "run"),
-        "--recipe-file",
-        str(path),
-    )
+    def change(recipe: dict) -> None:
+        recipe["model"]["predictor"]["action_dim"] = 6  # 3-D env actions x frameskip 2
+
+    result = train_with(tmp_path, tiny_data, change)
     assert_one_line_error(result, "actions of size 2", "expects 3")
 
 
+def test_dataset_action_size_differs_from_world(tmp_path: Path) -> None:
+    frames = np.zeros((11, 32, 32, 3), np.uint8)
+    episode = Episode(frames, np.zeros((10, 3), np.float32), np.zeros((11, 2), np.float32))
+    data = write_dataset(tmp_path / "three_d.h5", [episode], meta={"world": "two_room"})
+    result = train_with(tmp_path, data)
+    assert_one_line_error(result, "actions of size 3", "world 'two_room' has actions of size 2")
+
+
 def test_bad_config_value(tmp_path: Path, tiny_data: Path) -> None:
-    recipe = __import__("ami.config").config.config_to_dict(TINY)
-    recipe["planner"]["cem"]["elites"] = 1000
-    path = tmp_path / "recipe.json"
-    path.write_text(json.dumps(recipe))
-    result = ami(
-        "train",
-        "--data",
-        str(tiny_data),
-        "--out",
-        str(tmp_path / "run"),
-        "--recipe-file",
-        str(path),
-    )
-    assert_one_line_error(result, "elites")
+    def change(recipe: dict) -> None:
+        recipe["planner"]["cem"]["elites"] = 1000
+
+    assert_one_line_error(train_with(tmp_path, tiny_data, change), "elites")
 
 
 def test_unknown_recipe_key(tmp_path: Path, tiny_data: Path) -> None:
-    recipe = __import__("ami.config").config.config_to_dict(TINY)
-    recipe["train"]["stepz"] = 5
-    path = tmp_path / "recipe.json"
-    path.write_text(json.dumps(recipe))
-    result = ami(
-        "train",
-        "--data",
-        str(tiny_data),
-        "--out",
-        str(tmp_path / "run"),
-        "--recipe-file",
-        str(path),
-    )
-    assert_one_line_error(result, "stepz")
+    def change(recipe: dict) -> None:
+        recipe["train"]["stepz"] = 5
+
+    assert_one_line_error(train_with(tmp_path, tiny_data, change), "stepz")
 
 
 def test_missing_checkpoint(tmp_path: Path) -> None:

@@ -100,4 +100,4 @@ def test_demo_command_writes_the_report(tmp_path: Path) -> None:
         assert (out / name).stat().st_size > 0, name
     html = (out / "report.html").read_text()
     assert "episodes.gif" in html and "training_curves.png" in html
-    assert "agent success" in result.stdout
+    assert "cross_room" in result.stdout and "ami results" in result.stdout

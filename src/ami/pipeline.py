@@ -75,7 +75,7 @@ def check_dataset_fits(recipe: Recipe, data: Path) -> None:
     """Refuse a dataset whose world, action size or image size differs from the recipe's."""
     with ExperienceDataset.open(data) as dataset:
         env = make(dataset.world, size=dataset.image_size)
-        world_action_dim = int(np.prod(env.action_space.shape))
+        world_action_dim = int(np.prod(env.action_space.shape or ()))
         if dataset.action_dim != world_action_dim:
             raise DatasetError(
                 f"dataset {data} has actions of size {dataset.action_dim} but world "

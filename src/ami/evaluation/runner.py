@@ -73,7 +73,7 @@ def evaluate(
         },
     )
     specs = episode_specs(protocol, env)
-    action_dim = int(np.prod(env.action_space.shape))
+    action_dim = int(np.prod(env.action_space.shape or ()))
     outcomes, steps_to_success, plan_seconds, plan_calls = [], [], [], []
     recorded: list[EpisodeFrames] = []
     random_outcomes = []

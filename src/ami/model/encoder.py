@@ -55,6 +55,8 @@ class EncoderConfig:
 class ConvEncoder(nn.Module):
     """`pixels uint8 [B, T, 3, h, w]` → `z [B, T, D]`."""
 
+    coords: Tensor
+
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         self.config = config

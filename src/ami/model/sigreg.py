@@ -47,6 +47,10 @@ class SIGRegConfig:
 class SIGReg(nn.Module):
     """Epps–Pulley normality statistic averaged over random directions (and over time)."""
 
+    t: Tensor
+    gaussian_cf: Tensor
+    weights: Tensor
+
     def __init__(self, config: SIGRegConfig = SIGRegConfig()) -> None:
         super().__init__()
         self.config = config
@@ -101,6 +105,28 @@ def _gather_batch(z: Tensor) -> Tensor:
     """Concatenate `z [B, T, D]` from every process along B, keeping gradients to the local part."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return z
-    from torch.distributed.nn.functional import all_gather
+    return _GatherBatch.apply(z)
 
-    return torch.cat(all_gather(z), dim=0)
+
+class _GatherBatch(torch.autograd.Function):
+    """All-gather along the batch axis with a gradient (equal batch sizes on every process).
+
+    The backward sums the gradients that every process computed for the gathered batch and keeps
+    this process's slice. The gradient is made contiguous first: torch's own differentiable
+    all_gather sends non-contiguous gradients (e.g. from a transpose) wrongly over gloo.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, z: Tensor) -> Tensor:  # type: ignore[override]
+        z = z.contiguous()
+        parts = [torch.empty_like(z) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, z)
+        ctx.batch = z.shape[0]  # type: ignore[attr-defined]
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        grad = grad.contiguous()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        start = dist.get_rank() * ctx.batch  # type: ignore[attr-defined]
+        return grad[start : start + ctx.batch]  # type: ignore[attr-defined]

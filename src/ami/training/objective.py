@@ -12,6 +12,7 @@ imagined trajectory is added, so that long imagined rollouts stay on the data ma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ami.config import require_non_negative
-from ami.model import SIGReg, WorldModel
+from ami.model import WorldModel
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class ObjectiveConfig:
 
 def jepa_loss(
     model: WorldModel,
-    sigreg: SIGReg,
+    sigreg: Callable[[Tensor], Tensor],
     pixels: Tensor,
     actions: Tensor,
     config: ObjectiveConfig,
@@ -50,7 +51,7 @@ def jepa_loss(
 
     Args:
         model: the world model being trained.
-        sigreg: the anti-collapse regulariser.
+        sigreg: the anti-collapse regulariser (`SIGReg`), `z [B, T, D]` → scalar.
         pixels: `uint8 [B, T, 3, h, w]`.
         actions: `[B, T-1, A]` model-level actions between consecutive frames.
         config: loss weights.
