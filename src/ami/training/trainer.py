@@ -9,6 +9,8 @@ as an uninterrupted run.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -230,7 +232,10 @@ def _validate(
     model.eval()
     batch = windows.sample(config.batch_size, torch.Generator().manual_seed(12345))
     pixels, actions = batch["pixels"].to(model.device), batch["actions"].to(model.device)
-    _, parts = jepa_loss(model, sigreg, pixels, actions, config.objective)
+    directions = torch.Generator(device=model.device).manual_seed(config.seed + 2)
+    _, parts = jepa_loss(
+        model, _SeededSIGReg(sigreg, directions), pixels, actions, config.objective
+    )
     result = {f"valid_{k}": v for k, v in parts.items()}
     result["valid_embedding_std"] = embedding_std(model, pixels)
     model.train()
@@ -247,9 +252,18 @@ def _save(
     config: TrainConfig,
     metadata: dict[str, Any] | None,
 ) -> None:
+    """Write the whole checkpoint folder as one unit.
+
+    The model files and the trainer state are written into a fresh folder, which then replaces
+    the old checkpoint by two renames; a crash at any point leaves either the old or the new
+    checkpoint whole (`_recover_checkpoint` finishes an interrupted swap).
+    """
     checkpoint = run_dir / CHECKPOINT_DIR
+    staging = run_dir / f".{CHECKPOINT_DIR}.new"
+    previous = run_dir / f".{CHECKPOINT_DIR}.old"
+    shutil.rmtree(staging, ignore_errors=True)
     model.save(
-        checkpoint,
+        staging,
         metadata={**(metadata or {}), "step": step, "train_config": config_to_dict(config)},
     )
     state = {
@@ -258,8 +272,21 @@ def _save(
         "generator": generator.get_state(),
         "sigreg_generator": sigreg_generator.get_state(),
     }
-    with atomic_path(checkpoint / TRAINER_STATE) as tmp:
+    with atomic_path(staging / TRAINER_STATE) as tmp:
         torch.save(state, tmp)
+    if checkpoint.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(checkpoint, previous)
+    os.replace(staging, checkpoint)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _recover_checkpoint(run_dir: Path) -> None:
+    """Finish a checkpoint swap that a crash interrupted between its two renames."""
+    checkpoint, previous = run_dir / CHECKPOINT_DIR, run_dir / f".{CHECKPOINT_DIR}.old"
+    if not checkpoint.exists() and previous.exists():
+        os.replace(previous, checkpoint)
+    shutil.rmtree(run_dir / f".{CHECKPOINT_DIR}.new", ignore_errors=True)
 
 
 def _resume(
@@ -270,6 +297,7 @@ def _resume(
     run_dir: Path,
 ) -> int:
     """Load the run's checkpoint into the model and optimiser; return the step to start from."""
+    _recover_checkpoint(run_dir)
     state_path = run_dir / CHECKPOINT_DIR / TRAINER_STATE
     if not state_path.exists():
         return 0
