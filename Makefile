@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 TORCH_VERSION ?= 2.13.0
 DEMO_OUT ?= ami-demo
 
-.PHONY: help venv demo test test-fast bench lint format clean
+.PHONY: help venv demo test test-fast bench ablation lint format clean
 
 help:  ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test-fast: venv  ## Run the tests without the slow end-to-end ones
 
 bench: venv  ## Measure env steps/s, training frames/s, planning latency, demo success -> benchmarks/results/bench.json
 	$(PY) benchmarks/bench.py
+
+ablation: venv  ## Planner ablation (energy reduction, held actions) on the model `make bench` trained
+	$(PY) benchmarks/planner_ablation.py --model benchmarks/.demo/run/checkpoint
 
 lint: venv  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -3,6 +3,7 @@
 Prints each figure and writes them to benchmarks/results/bench.json with the command, date,
 machine and git revision. `--skip-demo` leaves out the demo run (≈ 9 minutes on 2 cores) and
 keeps the demo figures of the previous bench.json, marked with the revision they were measured at.
+The demo's folder is kept in benchmarks/.demo (git-ignored) for benchmarks/planner_ablation.py.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +26,8 @@ from ami.training import jepa_loss
 from ami.worlds import make, measure_steps_per_second
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench.json"
+# The demo run is kept (git-ignored) so that benchmarks/planner_ablation.py can reuse its model.
+DEMO_OUT = Path(__file__).resolve().parent / ".demo"
 
 
 def env_steps_per_second() -> float:
@@ -111,10 +113,9 @@ def main() -> None:
             if key in previous:
                 figures[key] = previous[key]
     else:
-        with tempfile.TemporaryDirectory() as folder:
-            started = time.perf_counter()
-            document = run_demo(DEMO, Path(folder), torch.device("cpu"), progress=False)
-            minutes = (time.perf_counter() - started) / 60
+        started = time.perf_counter()
+        document = run_demo(DEMO, DEMO_OUT, torch.device("cpu"), progress=False)
+        minutes = (time.perf_counter() - started) / 60
         how = "ami demo (preset demo, seed 0), 50 episodes per protocol"
         for name, result in document["protocols"].items():
             record(f"demo_{name}_success_rate", result["success_rate"], "fraction", how)

@@ -178,3 +178,8 @@ def test_collect_writes_a_dataset(tmp_path: Path) -> None:
         assert dataset.num_episodes == 3
         assert dataset.num_frames == 18
         assert dataset.image_size == 32
+
+
+def test_unknown_solver(tmp_path: Path) -> None:
+    result = ami("eval", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--solver", "ceem")
+    assert_one_line_error(result, "SolverConfig.name", "'ceem'", "mppi")

@@ -14,6 +14,7 @@ import torch
 from ami.evaluation.protocols import EvalProtocol
 from ami.evaluation.runner import evaluate
 from ami.experience import CollectConfig
+from ami.model import WorldModel
 from ami.pipeline import make_agent, run_collect, run_train
 from ami.recipes import TINY, save_recipe
 from ami.training import TrainConfig
@@ -101,3 +102,38 @@ def test_demo_command_writes_the_report(tmp_path: Path) -> None:
     html = (out / "report.html").read_text()
     assert "episodes.gif" in html and "training_curves.png" in html
     assert "cross_room" in result.stdout and "ami results" in result.stdout
+
+
+@pytest.mark.parametrize("solver", ["cem", "icem", "mppi", "gradient", "predictive_sampling"])
+def test_every_solver_plans_from_the_command_line(tmp_path: Path, solver: str) -> None:
+    model = WorldModel(TINY.model)
+    model.save(tmp_path / "checkpoint")
+    save_recipe(TINY, tmp_path / "recipe.json")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ami",
+            "eval",
+            "--model",
+            str(tmp_path / "checkpoint"),
+            "--out",
+            str(tmp_path / "out"),
+            "--solver",
+            solver,
+            "--episodes",
+            "1",
+            "--protocol",
+            "anchor",
+            "--quiet",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert document["planner"]["solver"]["name"] == solver
+    assert document["plan_ms_per_call"] > 0

@@ -22,7 +22,8 @@ from ami.evaluation.protocols import PROTOCOLS, protocol_by_name
 from ami.experience import CollectConfig
 from ami.model import WorldModel
 from ami.pipeline import run_collect, run_demo, run_eval, run_train
-from ami.recipes import PRESETS, Recipe, load_recipe, preset, with_seed
+from ami.planning import SOLVERS
+from ami.recipes import PRESETS, Recipe, load_recipe, preset, with_seed, with_solver
 
 app = typer.Typer(
     add_completion=False,
@@ -134,6 +135,9 @@ def evaluate_command(
         typer.Option(help=f"Protocol(s), repeatable: {', '.join(PROTOCOLS)} (default: all)."),
     ] = None,
     episodes: Annotated[int, typer.Option(help="Episodes per protocol.")] = 50,
+    solver: Annotated[
+        str | None, typer.Option(help=f"Planner: {', '.join(SOLVERS)} (default: recipe's).")
+    ] = None,
     preset_name: PresetOption = "demo",
     recipe_file: RecipeOption = None,
     device: DeviceOption = "auto",
@@ -147,6 +151,8 @@ def evaluate_command(
         recipe_path = model.parent / "recipe.json"
     recipe = _recipe(preset_name, recipe_path, seed=0)
     recipe = replace(recipe, eval_episodes=episodes)
+    if solver is not None:
+        recipe = with_solver(recipe, solver)
     world_model = WorldModel.load(model, device=resolve_device(device))
     if world_model.config != recipe.model:
         recipe = replace(

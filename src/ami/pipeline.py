@@ -34,7 +34,7 @@ from ami.evaluation.runner import ProtocolResult, evaluate
 from ami.experience import CollectConfig, ExperienceDataset, WindowDataset, collect_to_file
 from ami.files import atomic_write_bytes
 from ami.model import WorldModel
-from ami.planning import CEM
+from ami.planning import build_solver_from
 from ami.recipes import Recipe, image_size, save_recipe
 from ami.training import TrainResult, train
 from ami.training.trainer import METRICS_FILE
@@ -96,7 +96,9 @@ def check_dataset_fits(recipe: Recipe, data: Path) -> None:
 def make_agent(model: WorldModel, recipe: Recipe) -> PlanningAgent:
     """The latent-planning agent the recipe describes."""
     planner = recipe.planner
-    return PlanningAgent(model, CEM(planner.cem), planner.mpc, planner.cost, planner.hold_actions)
+    return PlanningAgent(
+        model, build_solver_from(planner.solver), planner.mpc, planner.cost, planner.hold_actions
+    )
 
 
 def run_eval(

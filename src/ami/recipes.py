@@ -17,22 +17,23 @@ from ami.config import config_from_dict, config_to_dict, require_in_range, requi
 from ami.errors import ConfigError
 from ami.experience import CollectConfig, WindowConfig
 from ami.model import EncoderConfig, PredictorConfig, WorldModelConfig
-from ami.planning import CEMConfig, MPCConfig
+from ami.planning import CEMConfig, MPCConfig, SolverConfig
 from ami.training import ObjectiveConfig, TrainConfig
 
 
 @dataclass(frozen=True)
 class PlannerConfig:
-    """How the agent plans: CEM under MPC towards a goal energy.
+    """How the agent plans: a solver under MPC towards a goal energy.
 
     Attributes:
-        cem: the CEM solver.
+        solver: which solver (`solver.name`: cem, icem, mppi, gradient, predictive_sampling)
+            and the settings of each.
         mpc: horizon (model steps) and model steps executed per plan.
         cost: how the goal energy is reduced over the horizon.
         hold_actions: plan one env action per model step, held for its k env steps.
     """
 
-    cem: CEMConfig = field(default_factory=CEMConfig)
+    solver: SolverConfig = field(default_factory=SolverConfig)
     mpc: MPCConfig = field(default_factory=MPCConfig)
     cost: GoalCostConfig = field(default_factory=GoalCostConfig)
     hold_actions: bool = True
@@ -98,7 +99,7 @@ DEMO = Recipe(
     ),
     train=TrainConfig(steps=1500, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
     planner=PlannerConfig(
-        cem=CEMConfig(samples=200, elites=20, iterations=4),
+        solver=SolverConfig(cem=CEMConfig(samples=200, elites=20, iterations=4)),
         mpc=MPCConfig(horizon=10, execute=1),
         cost=GoalCostConfig(reduce="min", action_weight=0.01),
     ),
@@ -120,7 +121,7 @@ TINY = Recipe(
         steps=60, batch_size=16, warmup_steps=10, log_every=10, valid_every=30, checkpoint_every=30
     ),
     planner=PlannerConfig(
-        cem=CEMConfig(samples=32, elites=4, iterations=2),
+        solver=SolverConfig(cem=CEMConfig(samples=32, elites=4, iterations=2)),
         mpc=MPCConfig(horizon=4, execute=1),
     ),
     eval_episodes=4,
@@ -140,6 +141,12 @@ def preset(name: str) -> Recipe:
 def image_size(recipe: Recipe) -> int:
     """The pixel size the world renders at for this recipe (the encoder's input size)."""
     return recipe.model.encoder.image_size
+
+
+def with_solver(recipe: Recipe, name: str) -> Recipe:
+    """The recipe planning with the named solver (its settings as in the recipe)."""
+    solver = replace(recipe.planner.solver, name=name)
+    return replace(recipe, planner=replace(recipe.planner, solver=solver))
 
 
 def with_seed(recipe: Recipe, seed: int) -> Recipe:

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ami.config import require_positive
 from ami.errors import ConfigError
-from ami.planning.solver import Objective, SolveResult, check_energies, check_init
+from ami.planning.solver import Objective, SolveResult, check_init, score
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class CEM:
             ).to(device=mean.device, dtype=dtype)
             candidates = (mean + std * noise).clamp(-1.0, 1.0)  # [N, H, A]
             candidates[0] = mean
-            energies = _score(objective, candidates)
+            energies = score(objective, candidates, "CEM")
             evaluations += cfg.samples
 
             order = torch.argsort(energies)
@@ -109,16 +109,8 @@ class CEM:
             mean = cfg.momentum * mean + (1.0 - cfg.momentum) * new_mean
             std = cfg.momentum * std + (1.0 - cfg.momentum) * new_std
 
-        final_energy = float(_score(objective, mean.unsqueeze(0))[0])
+        final_energy = float(score(objective, mean.unsqueeze(0), "CEM")[0])
         evaluations += 1
         if cfg.keep_best and best_energy <= final_energy:
             return SolveResult(best_actions, best_energy, evaluations)
         return SolveResult(mean, final_energy, evaluations)
-
-
-def _score(objective: Objective, candidates: Tensor) -> Tensor:
-    """Energies `[N]` of `candidates [N, H, A]`; NaN counts as +inf so it is never an elite."""
-    energies = objective(candidates)
-    check_energies(energies, candidates.shape[0], "CEM")
-    energies = energies.detach()
-    return torch.where(torch.isnan(energies), torch.full_like(energies, float("inf")), energies)

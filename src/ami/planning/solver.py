@@ -64,3 +64,11 @@ def check_energies(energies: Tensor, n: int, owner: str) -> None:
         raise ShapeError(
             f"{owner}: objective must return energies [N] = [{n}], got {list(energies.shape)}"
         )
+
+
+def score(objective: Objective, candidates: Tensor, owner: str) -> Tensor:
+    """Energies `[N]` of `candidates [N, H, A]`, detached; NaN counts as +inf (never chosen)."""
+    energies = objective(candidates)
+    check_energies(energies, candidates.shape[0], owner)
+    energies = energies.detach()
+    return torch.where(torch.isnan(energies), torch.full_like(energies, float("inf")), energies)
