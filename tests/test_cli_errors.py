@@ -107,7 +107,7 @@ def test_dataset_action_size_differs_from_world(tmp_path: Path) -> None:
 
 def test_bad_config_value(tmp_path: Path, tiny_data: Path) -> None:
     def change(recipe: dict) -> None:
-        recipe["planner"]["cem"]["elites"] = 1000
+        recipe["planner"]["solver"]["cem"]["elites"] = 1000
 
     assert_one_line_error(train_with(tmp_path, tiny_data, change), "elites")
 

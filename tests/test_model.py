@@ -27,16 +27,6 @@ EMBED = 16
 ACTION = 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # On a busy 2-core machine torch's intra-op threads contend with the other load and make
-    # tiny ops ~100x slower; one thread keeps the file fast.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_config(history: int = 1, embed_dim: int = EMBED, coord_channels: bool = True):
     return WorldModelConfig(
         encoder=EncoderConfig(

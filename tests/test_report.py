@@ -6,14 +6,9 @@ import pytest
 from PIL import Image, ImageSequence
 
 from ami.errors import ConfigError, DatasetError, ShapeError
-from ami.evaluation.report import (
-    EpisodeFrames,
-    plot_success_bars,
-    plot_training_curves,
-    read_metrics,
-    write_episodes_gif,
-    write_html_report,
-)
+from ami.evaluation.episodes_gif import EpisodeFrames, write_episodes_gif
+from ami.evaluation.plots import plot_success_bars, plot_training_curves, read_metrics
+from ami.evaluation.report import write_html_report
 
 
 def _records(n=30):

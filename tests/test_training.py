@@ -21,16 +21,6 @@ from ami.training.trainer import CHECKPOINT_DIR, METRICS_FILE, TRAINER_STATE, re
 SIDE = 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # On a busy 2-core machine, torch's intra-op threads contend with the other load and make
-    # these tiny steps ~100x slower; one thread keeps each test well under a second.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def moving_square(episodes: int = 8, frames: int = 20, seed: int = 0) -> WindowDataset:
     """A 2x2 white square on black that moves 2 px per step along the action in {-1, 0, 1}^2."""
     rng = np.random.default_rng(seed)

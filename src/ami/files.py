@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 
 @contextlib.contextmanager
@@ -29,6 +30,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         _fsync_folder(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_write_with(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Write `path` atomically by calling `write` on the open temporary file; return `path`."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        write(handle)
+    return Path(path)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

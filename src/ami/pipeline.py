@@ -22,14 +22,10 @@ import ami
 from ami.agent import PlanningAgent
 from ami.config import config_to_dict
 from ami.errors import DatasetError
+from ami.evaluation.episodes_gif import write_episodes_gif
+from ami.evaluation.plots import plot_success_bars, plot_training_curves, read_metrics
 from ami.evaluation.protocols import EvalProtocol, protocol_by_name
-from ami.evaluation.report import (
-    plot_success_bars,
-    plot_training_curves,
-    read_metrics,
-    write_episodes_gif,
-    write_html_report,
-)
+from ami.evaluation.report import write_html_report
 from ami.evaluation.runner import ProtocolResult, evaluate
 from ami.experience import CollectConfig, ExperienceDataset, WindowDataset, collect_to_file
 from ami.files import atomic_write_bytes

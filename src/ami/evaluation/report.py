@@ -1,15 +1,7 @@
-"""The report folder of a run: training curves, planned-episode GIF, success bars, one HTML page.
+"""The one-page HTML report of a run: results table, run facts, protocols and images.
 
-Notable:
-- Plots are drawn on `matplotlib.figure.Figure` objects directly, never through `pyplot`, so no
-  global backend or figure registry is touched (safe in threads, servers and tests).
-- Every file is written atomically: to a temporary file in the same folder, flushed, fsynced and
-  renamed over the target, so a crash never leaves a half-written image or page.
-- The GIF pauses after each episode by lengthening the last frame's duration rather than by
-  repeating it: Pillow's GIF writer merges identical consecutive frames anyway, so the frame
-  count of the file is exactly the number of recorded frames.
-- The HTML page is self-contained (inline CSS, no JavaScript, images by relative file name) and
-  every piece of text in it goes through `html.escape`.
+The page is self-contained (inline CSS, no JavaScript, images by relative file name) and every
+piece of text in it goes through `html.escape`. Written atomically.
 """
 
 from __future__ import annotations
@@ -18,21 +10,12 @@ import html
 import json
 import math
 import urllib.parse
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
-from PIL import Image, ImageDraw, ImageFont
-
-from ami.errors import ConfigError, DatasetError, ShapeError
-from ami.files import atomic_path
-
-DPI = 110
-PAUSE_MS = 1000  # how long the last frame of each episode stays on screen
+from ami.errors import ConfigError, DatasetError
+from ami.evaluation.plots import is_number, protocols_of
+from ami.files import atomic_write_with
 
 # Column order and labels of the results table; other numeric keys follow in first-seen order.
 _COLUMN_LABELS = {
@@ -45,301 +28,6 @@ _COLUMN_LABELS = {
     "planning_seconds_per_episode": "planning s / episode",
 }
 
-
-def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
-    """Write a file by calling `write` on a temporary file in the same folder, then rename it."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        write(handle)
-    return Path(path)
-
-
-def _save_figure(fig: Figure, out_png: Path) -> Path:
-    return _write_atomic(out_png, lambda f: fig.savefig(f, format="png", dpi=DPI))
-
-
-# --------------------------------------------------------------------------------------- metrics
-
-
-def read_metrics(path: Path) -> list[dict]:
-    """Read a JSONL metrics log: one JSON object per line.
-
-    A last line without a newline that is not valid JSON is the mark of a writer that crashed
-    mid-line and is skipped; a bad line anywhere else is corruption.
-
-    Args:
-        path: The `.jsonl` file written by the training loop.
-
-    Returns:
-        The records in file order, e.g. `{"step": 100, "loss": 0.42, "lr": 3e-4, ...}`.
-
-    Raises:
-        DatasetError: The file is missing, or a line before the last is not a JSON object.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"metrics file {path} does not exist")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = text.split("\n")  # a complete file ends with "\n", so the last piece is ""
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):  # no newline after it: a partial write
-                break
-            raise DatasetError(f"metrics file {path} line {number} is not JSON") from None
-        if not isinstance(record, dict):
-            raise DatasetError(f"metrics file {path} line {number} is not a JSON object")
-        records.append(record)
-    return records
-
-
-def _series(metrics: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Steps and values of the records that have a numeric `key` (and a `step`)."""
-    pairs = [
-        (m["step"], m[key])
-        for m in metrics
-        if "step" in m and isinstance(m.get(key), (int, float)) and not isinstance(m[key], bool)
-    ]
-    table = np.asarray(pairs, dtype=float).reshape(len(pairs), 2)
-    return table[:, 0], table[:, 1]
-
-
-def plot_training_curves(metrics: list[dict], out_png: Path) -> Path:
-    """Plot losses, the SIGReg term and the learning rate against the training step.
-
-    Three stacked panels sharing the step axis: total and prediction loss (log scale when all
-    positive) with validation prediction loss as points, the SIGReg term, and the learning rate.
-    Series missing from the records are left out of their panel.
-
-    Args:
-        metrics: Records from `read_metrics`.
-        out_png: Where to write the PNG.
-
-    Returns:
-        `out_png`.
-
-    Raises:
-        DatasetError: No record has a `step` and a `loss`.
-    """
-    steps, loss = _series(metrics, "loss")
-    if len(steps) == 0:
-        raise DatasetError("no metrics records with 'step' and 'loss' to plot")
-    fig = Figure(figsize=(8, 7.5), dpi=DPI, layout="constrained")
-    ax_loss, ax_reg, ax_lr = fig.subplots(
-        3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2, 1.2]}
-    )
-    ax_loss.plot(steps, loss, label="total loss", color="tab:blue", lw=1.2)
-    x, y = _series(metrics, "pred_loss")
-    ax_loss.plot(x, y, label="prediction loss", color="tab:orange", lw=1.2)
-    x, y = _series(metrics, "valid_pred_loss")
-    ax_loss.plot(x, y, "o", label="validation prediction loss", color="tab:red", ms=5)
-    plotted = np.concatenate([line.get_ydata() for line in ax_loss.get_lines()])
-    finite = plotted[np.isfinite(plotted)]
-    if len(finite) and (finite > 0).all():
-        ax_loss.set_yscale("log")
-    ax_loss.set_ylabel("loss")
-    ax_loss.legend(loc="upper right", fontsize=9)
-
-    x, y = _series(metrics, "sigreg")
-    ax_reg.plot(x, y, color="tab:green", lw=1.2)
-    ax_reg.set_ylabel("SIGReg term")
-
-    x, y = _series(metrics, "lr")
-    ax_lr.plot(x, y, color="tab:purple", lw=1.2)
-    ax_lr.set_ylabel("learning rate")
-    ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
-    ax_lr.set_xlabel("training step")
-    for ax in (ax_loss, ax_reg, ax_lr):
-        ax.grid(alpha=0.3)
-
-    title = f"Training curves ({int(steps[-1])} steps"
-    _, fps = _series(metrics, "frames_per_second")
-    if len(fps):
-        title += f", median {np.median(fps):,.0f} frames/s"
-    fig.suptitle(title + ")")
-    return _save_figure(fig, out_png)
-
-
-# ------------------------------------------------------------------------------------------ GIF
-
-
-@dataclass(frozen=True)
-class EpisodeFrames:
-    """What the GIF shows of one planned episode.
-
-    Attributes:
-        frames: The observations, `uint8 [T, h, w, 3]`.
-        goal: The goal image, `uint8 [h, w, 3]`.
-        success: Whether the episode reached its goal.
-        title: A short caption, e.g. `"cross_room #3"`.
-    """
-
-    frames: np.ndarray
-    goal: np.ndarray
-    success: bool
-    title: str
-
-    def __post_init__(self) -> None:
-        f, g = self.frames, self.goal
-        if not isinstance(f, np.ndarray) or not isinstance(g, np.ndarray):
-            raise ShapeError("EpisodeFrames.frames and .goal must be numpy arrays")
-        if f.dtype != np.uint8 or f.ndim != 4 or f.shape[0] < 1 or f.shape[-1] != 3:
-            raise ShapeError(
-                f"EpisodeFrames.frames must be uint8 [T, h, w, 3], got {f.dtype} {list(f.shape)}"
-            )
-        if g.dtype != np.uint8 or g.shape != f.shape[1:]:
-            raise ShapeError(
-                f"EpisodeFrames.goal must be uint8 {list(f.shape[1:])}, got {g.dtype} "
-                f"{list(g.shape)}"
-            )
-
-
-def _caption_height(font: Any) -> int:
-    left, top, right, bottom = font.getbbox("Ag|")
-    return int(bottom) + 6
-
-
-def _gif_frame(
-    frame: np.ndarray, goal: np.ndarray, caption: str, scale: int, font: Any
-) -> Image.Image:
-    """One GIF frame: a caption bar above the current frame (left) and the goal image (right)."""
-    h, w, _ = frame.shape
-    gap = max(2, scale)
-    bar = _caption_height(font)
-    canvas = Image.new("RGB", (2 * w * scale + gap, h * scale + bar), (24, 24, 24))
-    size = (w * scale, h * scale)
-    canvas.paste(Image.fromarray(frame).resize(size, Image.Resampling.NEAREST), (0, bar))
-    canvas.paste(
-        Image.fromarray(goal).resize(size, Image.Resampling.NEAREST), (w * scale + gap, bar)
-    )
-    draw = ImageDraw.Draw(canvas)
-    draw.text((4, 3), caption, fill=(235, 235, 235), font=font)
-    draw.text((canvas.width - 4, 3), "goal", fill=(235, 235, 235), font=font, anchor="ra")
-    return canvas
-
-
-def write_episodes_gif(
-    episodes: list[EpisodeFrames], out_gif: Path, scale: int = 4, fps: int = 10
-) -> Path:
-    """Write an animated GIF that plays the episodes one after another, each beside its goal.
-
-    Every frame shows the observation at step `t` on the left and the goal image on the right,
-    both upscaled by `scale` (nearest neighbour), under a caption `"<title>  step t/T"`; the last
-    frame of an episode adds `success` or `failed` and stays on screen for `PAUSE_MS`.
-
-    Args:
-        episodes: The episodes, all with the same frame size; keep it to a few for a small file.
-        out_gif: Where to write the GIF.
-        scale: Integer upscaling factor of the images.
-        fps: Playback speed in frames per second.
-
-    Returns:
-        `out_gif`.
-
-    Raises:
-        ConfigError: `scale` or `fps` is below 1.
-        ShapeError: There are no episodes, or their frame sizes differ.
-    """
-    if scale < 1:
-        raise ConfigError(f"scale must be >= 1, got {scale}")
-    if fps < 1:
-        raise ConfigError(f"fps must be >= 1, got {fps}")
-    if not episodes:
-        raise ShapeError("write_episodes_gif needs at least one episode, got none")
-    sizes = {ep.frames.shape[1:] for ep in episodes}
-    if len(sizes) > 1:
-        raise ShapeError(f"all episodes must have the same frame size, got {sorted(sizes)}")
-    font = ImageFont.load_default()
-    step_ms = max(20, round(1000 / fps))  # GIF delays are in 10 ms units; browsers clamp < 20
-    images, durations = [], []
-    for ep in episodes:
-        last = len(ep.frames) - 1
-        for t, frame in enumerate(ep.frames):
-            caption = f"{ep.title}  step {t}/{last}"
-            if t == last:
-                caption += "  " + ("success" if ep.success else "failed")
-            images.append(_gif_frame(frame, ep.goal, caption, scale, font))
-            durations.append(step_ms + (PAUSE_MS if t == last else 0))
-
-    def write(f: IO[bytes]) -> None:
-        images[0].save(
-            f,
-            format="GIF",
-            save_all=True,
-            append_images=images[1:],
-            duration=durations,
-            loop=0,
-            optimize=True,
-        )
-
-    return _write_atomic(out_gif, write)
-
-
-# ------------------------------------------------------------------------------------ results
-
-
-def _protocols(results: dict) -> dict[str, dict]:
-    protocols = results.get("protocols") if isinstance(results, dict) else None
-    if not isinstance(protocols, dict) or not protocols:
-        raise DatasetError("results have no 'protocols' mapping of protocol name to results")
-    return protocols
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def plot_success_bars(results: dict, out_png: Path) -> Path:
-    """Bar chart of the success rate per protocol: the agent beside the random policy.
-
-    Args:
-        results: `{"protocols": {name: {"success_rate": float, "random_success_rate": float,
-            "episodes": int, ...}}}`; a protocol without `random_success_rate` gets one bar.
-        out_png: Where to write the PNG.
-
-    Returns:
-        `out_png`.
-
-    Raises:
-        DatasetError: `results` has no protocols, or a protocol has no `success_rate`.
-    """
-    protocols = _protocols(results)
-    names = list(protocols)
-    for name in names:
-        if not _is_number(protocols[name].get("success_rate")):
-            raise DatasetError(f"protocol {name!r} in results has no numeric 'success_rate'")
-    x = np.arange(len(names))
-    width = 0.38
-    fig = Figure(figsize=(max(4.5, 1.6 * len(names) + 2), 4.2), dpi=DPI, layout="constrained")
-    ax = fig.subplots()
-    has_random = [n for n in names if _is_number(protocols[n].get("random_success_rate"))]
-    agent = [protocols[n]["success_rate"] for n in names]
-    xa = [x[i] - width / 2 if n in has_random else x[i] for i, n in enumerate(names)]
-    bars = ax.bar(xa, agent, width, label="agent (planning)", color="tab:blue")
-    ax.bar_label(bars, labels=[f"{v:.0%}" for v in agent], fontsize=9, padding=2)
-    if has_random:
-        xr = [x[names.index(n)] + width / 2 for n in has_random]
-        rand = [protocols[n]["random_success_rate"] for n in has_random]
-        bars = ax.bar(xr, rand, width, label="random policy", color="tab:gray")
-        ax.bar_label(bars, labels=[f"{v:.0%}" for v in rand], fontsize=9, padding=2)
-    ticks = []
-    for n in names:
-        episodes = protocols[n].get("episodes")
-        ticks.append(f"{n}\n(n={episodes})" if _is_number(episodes) else n)
-    ax.set_xticks(x, ticks)
-    ax.set_ylim(0, 1.12)
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
-    ax.set_ylabel("success rate")
-    ax.set_title("Success rate per protocol")
-    ax.legend(loc="upper right", fontsize=9)
-    ax.grid(axis="y", alpha=0.3)
-    return _save_figure(fig, out_png)
-
-
-# ----------------------------------------------------------------------------------------- HTML
 
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em;
@@ -358,7 +46,7 @@ def _format(key: str, value: Any) -> str:
     """A value as table text: percentages for `*_rate` keys, few digits for floats."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if _is_number(value):
+    if is_number(value):
         if key.endswith("_rate"):
             return f"{100 * value:.1f}%"
         if isinstance(value, int):
@@ -380,15 +68,15 @@ def _label(key: str) -> str:
 
 
 def _results_table(protocols: dict[str, dict]) -> str:
-    keys = [k for k in _COLUMN_LABELS if any(_is_number(p.get(k)) for p in protocols.values())]
+    keys = [k for k in _COLUMN_LABELS if any(is_number(p.get(k)) for p in protocols.values())]
     for p in protocols.values():
-        keys += [k for k, v in p.items() if _is_number(v) and k not in keys]
+        keys += [k for k, v in p.items() if is_number(v) and k not in keys]
     e = html.escape
     head = "".join(f"<th>{e(_label(k))}</th>" for k in keys)
     rows = []
     for name, p in protocols.items():
         cells = "".join(
-            f'<td class="num">{e(_format(k, p[k])) if _is_number(p.get(k)) else "&mdash;"}</td>'
+            f'<td class="num">{e(_format(k, p[k])) if is_number(p.get(k)) else "&mdash;"}</td>'
             for k in keys
         )
         rows.append(f"<tr><th>{e(name)}</th>{cells}</tr>")
@@ -433,7 +121,7 @@ def write_html_report(out_dir: Path, results: dict, images: dict[str, str]) -> P
         ConfigError: An image name is not a bare file name.
     """
     out_dir = Path(out_dir)
-    protocols = _protocols(results)
+    protocols = protocols_of(results)
     for caption, name in images.items():
         if Path(name).name != name or name in ("", ".", ".."):
             raise ConfigError(f"image {caption!r} must be a file name in {out_dir}, got {name!r}")
@@ -460,4 +148,4 @@ def write_html_report(out_dir: Path, results: dict, images: dict[str, str]) -> P
         + "\n".join(body)
         + "\n</body></html>\n"
     )
-    return _write_atomic(out_dir / "report.html", lambda f: f.write(page.encode("utf-8")))
+    return atomic_write_with(out_dir / "report.html", lambda f: f.write(page.encode("utf-8")))

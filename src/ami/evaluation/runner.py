@@ -9,8 +9,8 @@ import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ami.agent import Agent, FrameRecorder, PlanningAgent, RandomAgent, run_episode
+from ami.evaluation.episodes_gif import EpisodeFrames
 from ami.evaluation.protocols import EvalProtocol, episode_specs
-from ami.evaluation.report import EpisodeFrames
 from ami.worlds import make
 
 

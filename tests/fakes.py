@@ -1,0 +1,38 @@
+"""Test doubles shared by test files: a known linear system and its perfect latent model."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class LinearSystem:
+    """The true world: state in [-1, 1]^2, s' = s + 0.1 a; pixels carry the state in two bytes."""
+
+    def __init__(self, start) -> None:
+        self.state = np.asarray(start, dtype=np.float64)
+
+    def step(self, action: np.ndarray) -> None:
+        self.state = np.clip(self.state + 0.1 * np.clip(action, -1, 1), -1, 1)
+
+    def pixels(self) -> np.ndarray:
+        image = np.zeros((4, 4, 3), dtype=np.uint8)
+        image[0, 0, :2] = np.round((self.state + 1) / 2 * 255).astype(np.uint8)
+        return image
+
+
+class LinearModel:
+    """A perfect latent model of `LinearSystem`: z = state (D=2), history 1."""
+
+    action_dim = 2
+    history = 1
+
+    def __init__(self) -> None:
+        self.rollout_batches: list[int] = []
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:  # [B, T, 3, h, w] -> [B, T, 2]
+        return pixels[:, :, :2, 0, 0].float() / 255 * 2 - 1
+
+    def rollout(self, z_history: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        self.rollout_batches.append(actions.shape[0])
+        return z_history[:, -1:, :] + 0.1 * torch.cumsum(actions, dim=1)
