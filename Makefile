@@ -32,6 +32,7 @@ test-fast: venv  ## Run the tests without the slow end-to-end ones
 
 bench: venv  ## Measure env steps/s, training frames/s, planning latency, demo success -> benchmarks/results/bench.json
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/memory_bench.py
 
 ablation: venv  ## Planner ablation (energy reduction, held actions) on the model `make bench` trained
 	$(PY) benchmarks/planner_ablation.py --model benchmarks/.demo/run/checkpoint

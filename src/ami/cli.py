@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ami.cli_memory import memory_app
 from ami.device import resolve_device, seed_everything
 from ami.errors import AmiError, ConfigError
 from ami.evaluation.protocols import PROTOCOLS, protocol_by_name
@@ -36,6 +37,7 @@ app = typer.Typer(
     ),
 )
 console = Console(stderr=True)
+app.add_typer(memory_app, name="memory")
 
 PresetOption = Annotated[
     str, typer.Option(help=f"Named settings to start from: {', '.join(PRESETS)}.")

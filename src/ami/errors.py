@@ -34,3 +34,11 @@ class ShapeError(AmiError):
 
 class DependencyMissingError(AmiError):
     """An optional dependency or backend is not available (says how to install it)."""
+
+
+class MemoryFormatError(AmiError):
+    """A memory file is corrupt, not a memory file, or from a newer ami (schema version)."""
+
+
+class MemoryLookupError(AmiError):
+    """A label, step or episode asked for is not in the memory (says what there is)."""

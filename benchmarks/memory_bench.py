@@ -1,0 +1,127 @@
+"""Memory figures: inserts per second, exact recall latency at 1 M steps, the SIGKILL test.
+
+Writes benchmarks/results/memory.json (each figure with command, date, machine, git revision).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ami.files import atomic_write_bytes
+from ami.memory import Memory
+from ami.pipeline import machine_facts
+
+RESULTS = Path(__file__).resolve().parent / "results" / "memory.json"
+WRITER = """
+import sys, numpy as np
+from ami.memory import Memory
+memory = Memory.open(sys.argv[1])
+episode = memory.begin_episode(memory.begin_session("m"), "two_room")
+rng = np.random.default_rng(0)
+total = 0
+while True:
+    memory.remember(episode, np.arange(1000), rng.uniform(-1, 1, (1000, 2)),
+                    rng.normal(size=(1000, 64)), "m",
+                    rng.integers(0, 255, (1000, 64, 64, 3), dtype=np.uint8))
+    total += 1000
+    print(total, flush=True)
+"""
+
+
+def insert_rate(folder: Path, frames: bool, batches: int = 20, batch: int = 1000) -> float:
+    """Steps/s of `remember` in batches of 1,000 (D = 64; 64×64 frames when `frames`)."""
+    rng = np.random.default_rng(0)
+    with Memory.open(folder / f"insert-{frames}.db") as memory:
+        episode = memory.begin_episode(memory.begin_session("m"), "two_room")
+        pixels = rng.integers(0, 255, (batch, 64, 64, 3), dtype=np.uint8) if frames else None
+        z, a = rng.normal(size=(batch, 64)), rng.uniform(-1, 1, (batch, 2))
+        started = time.perf_counter()
+        for _ in range(batches):
+            memory.remember(episode, np.arange(batch), a, z, "m", pixels)
+        return batches * batch / (time.perf_counter() - started)
+
+
+def recall_ms(folder: Path, steps: int = 1_000_000, queries: int = 20) -> float:
+    """Mean ms of an exact k=10 recall over `steps` remembered steps (cache warm)."""
+    rng = np.random.default_rng(1)
+    with Memory.open(folder / "recall.db") as memory:
+        episode = memory.begin_episode(memory.begin_session("m"), "two_room")
+        for _ in range(steps // 50_000):
+            z = rng.normal(size=(50_000, 64)).astype(np.float32)
+            memory.remember(episode, np.arange(50_000), np.zeros((50_000, 2)), z, "m")
+    with Memory.open(folder / "recall.db", readonly=True) as memory:
+        memory.recall(np.zeros(64, np.float32), 10, "m")  # loads the cache
+        started = time.perf_counter()
+        for query in rng.normal(size=(queries, 64)).astype(np.float32):
+            memory.recall(query, 10, "m")
+        return 1000 * (time.perf_counter() - started) / queries
+
+
+def kill_test(folder: Path, runs: int = 3) -> int:
+    """Most committed steps lost over `runs` SIGKILLs in heavy writing (expected 0)."""
+    worst = 0
+    for run in range(runs):
+        path = folder / f"kill-{run}.db"
+        process = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None
+        committed = 0
+        while committed < 5000 + 2000 * run:
+            committed = int(process.stdout.readline())
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        with Memory.open(path) as memory:
+            if memory.integrity_check() != "ok":
+                raise SystemExit(f"integrity check failed after SIGKILL run {run}")
+            worst = max(worst, committed - memory.stats()["steps"])
+    return max(worst, 0)
+
+
+def main() -> None:
+    facts = {**machine_facts(), "command": "python benchmarks/memory_bench.py (make bench)"}
+    figures = {}
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        for key, value, unit, how in (
+            (
+                "insert_steps_per_second",
+                insert_rate(folder, False),
+                "steps/s",
+                "remember() in batches of 1,000, D=64, no frames, synchronous=FULL",
+            ),
+            (
+                "insert_steps_per_second_with_frames",
+                insert_rate(folder, True),
+                "steps/s",
+                "remember() in batches of 1,000, D=64, 64x64 random frames (zlib-1)",
+            ),
+            (
+                "recall_ms_at_1m",
+                recall_ms(folder),
+                "ms",
+                "exact k=10 recall over 1,000,000 steps of D=64, mean of 20 warm queries",
+            ),
+            (
+                "kill_test_lost_committed_steps",
+                kill_test(folder),
+                "steps",
+                "most committed steps lost over 3 SIGKILLs of a heavy writer (integrity_check ok)",
+            ),
+        ):
+            figures[key] = {"value": value, "unit": unit, "how": how, **facts}
+            print(f"{key:38s} {value:12.2f} {unit}", flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(RESULTS, (json.dumps(figures, indent=2) + "\n").encode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The memory's SQLite schema and its migrations.
+
+`PRAGMA user_version` holds the schema version. Opening a file migrates it forward, one step per
+migration, all in one transaction; a file from a newer ami is refused. Each migration is a list of
+SQL statements and is never edited once released: changes are new migrations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+
+from ami.errors import MemoryFormatError
+
+# Version 1: sessions, episodes, steps (embedding and action as float32 blobs), frames, labels.
+V1 = [
+    """CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY, started REAL NOT NULL, model_version TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '')""",
+    """CREATE TABLE episodes (
+        id INTEGER PRIMARY KEY, session INTEGER NOT NULL REFERENCES sessions(id),
+        world TEXT NOT NULL, started REAL NOT NULL)""",
+    """CREATE TABLE steps (
+        id INTEGER PRIMARY KEY, episode INTEGER NOT NULL REFERENCES episodes(id),
+        t INTEGER NOT NULL, time REAL NOT NULL, action BLOB NOT NULL, embedding BLOB NOT NULL,
+        model_version TEXT NOT NULL)""",
+    """CREATE TABLE frames (
+        step INTEGER PRIMARY KEY REFERENCES steps(id), height INTEGER NOT NULL,
+        width INTEGER NOT NULL, pixels BLOB NOT NULL)""",
+    """CREATE TABLE labels (
+        id INTEGER PRIMARY KEY, step INTEGER NOT NULL REFERENCES steps(id), name TEXT NOT NULL,
+        created REAL NOT NULL)""",
+    "CREATE INDEX steps_by_episode ON steps(episode, t)",
+    "CREATE INDEX labels_by_name ON labels(name)",
+]
+
+# Version 2: the graph of places (nodes are remembered steps, edges lived or imagined), and an
+# index to load one model version's embeddings quickly.
+V2 = [
+    """CREATE TABLE edges (
+        from_step INTEGER NOT NULL REFERENCES steps(id),
+        to_step INTEGER NOT NULL REFERENCES steps(id),
+        kind TEXT NOT NULL CHECK (kind IN ('lived', 'imagined')), cost REAL NOT NULL,
+        PRIMARY KEY (from_step, to_step, kind))""",
+    "CREATE TABLE nodes (step INTEGER PRIMARY KEY REFERENCES steps(id))",
+    "CREATE INDEX steps_by_model ON steps(model_version, id)",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    """The file's schema version (0 for a new, empty file)."""
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(connection: sqlite3.Connection, path: str) -> int:
+    """Bring the schema up to `SCHEMA_VERSION` in one transaction; return the version found.
+
+    Raises:
+        MemoryFormatError: the file is from a newer ami.
+    """
+    found = schema_version(connection)
+    if found > SCHEMA_VERSION:
+        raise MemoryFormatError(
+            f"memory {path} has schema version {found}; this ami reads up to {SCHEMA_VERSION} "
+            f"(upgrade ami)"
+        )
+    if found == SCHEMA_VERSION:
+        return found
+    with transaction(connection):  # all migrations or none
+        for statements in MIGRATIONS[found:]:
+            for statement in statements:
+                connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return found
+
+
+@contextlib.contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """`BEGIN IMMEDIATE` … `COMMIT` (or `ROLLBACK` on error) on an autocommit connection."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
