@@ -21,12 +21,15 @@ from ami.config import config_to_dict, require_choice, require_in_range
 from ami.errors import ConfigError, ShapeError
 from ami.experience._progress import progress_bar
 from ami.experience.dataset import Episode, write_dataset
+from ami.experience.maze_expert import MazeExpert
 from ami.experience.policies import MixedPolicy, Policy, RandomPolicy, TwoRoomExpert
 from ami.worlds import make
+from ami.worlds.maze import Maze
 from ami.worlds.two_room import TwoRoom
+from ami.worlds.walled_arena import WalledArena
 
 POLICIES = ("expert", "random", "mixed")
-EXPERT_WORLDS = ("two_room",)
+EXPERT_WORLDS = ("two_room", "maze")
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,15 @@ def _policy(config: CollectConfig, env: gymnasium.Env) -> Policy:
     if config.policy == "random":
         return random
     world = env.unwrapped
-    if not isinstance(world, TwoRoom):
-        raise ConfigError(f"the scripted expert needs a TwoRoom world, got {type(world).__name__}")
-    expert = TwoRoomExpert(world.config)
+    expert: Policy
+    if isinstance(world, TwoRoom):
+        expert = TwoRoomExpert(world.config)
+    elif isinstance(world, Maze):
+        expert = MazeExpert(world.config)
+    else:
+        raise ConfigError(
+            f"the scripted expert needs a TwoRoom or Maze world, got {type(world).__name__}"
+        )
     if config.policy == "expert":
         return expert
     return MixedPolicy([expert, random], [config.expert_fraction, 1.0 - config.expert_fraction])
@@ -135,7 +144,7 @@ def _policy(config: CollectConfig, env: gymnasium.Env) -> Policy:
 def _episodes(
     config: CollectConfig, env: gymnasium.Env, policy: Policy, progress: bool
 ) -> Iterator[Episode]:
-    steps_past_end = isinstance(env.unwrapped, TwoRoom)
+    steps_past_end = isinstance(env.unwrapped, WalledArena)
     with progress_bar(progress, f"collecting {config.world}", total=config.episodes) as advance:
         for i in range(config.episodes):
             obs, info = env.reset(seed=config.seed + i)

@@ -13,6 +13,7 @@ import gymnasium
 
 from ami.config import replace_config
 from ami.errors import ConfigError, UnknownWorldError
+from ami.worlds.maze import Maze, MazeConfig
 from ami.worlds.two_room import TwoRoom, TwoRoomConfig
 
 _FACTORIES: dict[str, Callable[..., gymnasium.Env]] = {}
@@ -44,7 +45,13 @@ def make_two_room(render_mode: str | None = "rgb_array", **config_overrides: Any
     return TwoRoom(replace_config(TwoRoomConfig(), **config_overrides), render_mode=render_mode)
 
 
+def make_maze(render_mode: str | None = "rgb_array", **config_overrides: Any) -> Maze:
+    """A Maze whose default config is changed by `config_overrides` (validated)."""
+    return Maze(replace_config(MazeConfig(), **config_overrides), render_mode=render_mode)
+
+
 register("two_room", make_two_room)
+register("maze", make_maze)
 
 GYMNASIUM_ID = "ami/TwoRoom-v0"
 if GYMNASIUM_ID not in gymnasium.registry:
