@@ -42,3 +42,7 @@ class MemoryFormatError(AmiError):
 
 class MemoryLookupError(AmiError):
     """A label, step or episode asked for is not in the memory (says what there is)."""
+
+
+class GoalUnreachableError(AmiError):
+    """No chain of remembered places leads to the goal (the agent says so instead of wandering)."""

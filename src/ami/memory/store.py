@@ -286,6 +286,17 @@ class Memory:
         actions = np.stack([np.frombuffer(a, dtype=np.float32) for a, *_ in rows])
         return frames, actions
 
+    def embeddings_by_episode(
+        self, model_version: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every step of a model version: ids `[N]`, embeddings `[N, D]`, episodes and t `[N]`."""
+        rows = self._db.execute(
+            "SELECT id, episode, t FROM steps WHERE model_version = ? ORDER BY id", (model_version,)
+        ).fetchall()
+        ids, matrix = self._embeddings(model_version)
+        meta = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        return ids, matrix, meta[:, 1], meta[:, 2]
+
     def step_ids(self) -> list[int]:
         """Every remembered step id, oldest first."""
         return [int(r[0]) for r in self._db.execute("SELECT id FROM steps ORDER BY id")]
