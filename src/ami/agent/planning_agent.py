@@ -85,11 +85,18 @@ class PlanningAgent:
         """Seconds of each planning call in the current episode."""
         return self.controller.plan_seconds
 
+    def embed(self, pixels: np.ndarray) -> torch.Tensor:
+        """The embedding `[D]` of one observation `uint8 [h, w, 3]`."""
+        with torch.no_grad():
+            frame = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
+            return self.model.encode(frame[None, None].to(self.model.device))[0, 0]
+
     def goal_cost(self, goal_pixels: np.ndarray) -> Cost:
         """The energy to minimise for a goal seen as `goal_pixels uint8 [h, w, 3]`."""
-        with torch.no_grad():
-            pixels = torch.from_numpy(np.ascontiguousarray(goal_pixels)).permute(2, 0, 1)
-            z_goal = self.model.encode(pixels[None, None].to(self.model.device))[0, 0]
+        return self.embedding_cost(self.embed(goal_pixels))
+
+    def embedding_cost(self, z_goal: torch.Tensor) -> Cost:
+        """The energy to minimise for a goal given as an embedding `[D]`."""
         cost: Cost = GoalEnergy(z_goal, reduce=self.cost_config.reduce)
         if self.cost_config.action_weight > 0:
             cost = cost + ActionMagnitude(self.cost_config.action_weight)
@@ -97,7 +104,11 @@ class PlanningAgent:
 
     def begin(self, goal_pixels: np.ndarray) -> None:
         """Start an episode towards `goal_pixels`."""
-        self.controller.reset(self.goal_cost(goal_pixels))
+        self.aim(self.embed(goal_pixels))
+
+    def aim(self, z_goal: torch.Tensor) -> None:
+        """Plan towards the embedding `z_goal [D]` from now on (a new goal or sub-goal)."""
+        self.controller.reset(self.embedding_cost(z_goal))
         self._pending.clear()
 
     def act(self, pixels: np.ndarray) -> np.ndarray:
