@@ -114,3 +114,24 @@ def test_an_unreachable_goal_is_said_at_once(graph: PlaceGraph) -> None:
     agent.begin(env.unwrapped.goal_pixels())
     with pytest.raises(GoalUnreachableError, match="no remembered way"):
         agent.act(obs["pixels"])
+
+
+@pytest.mark.slow
+def test_a_labelled_place_is_a_goal(tmp_path, graph: PlaceGraph) -> None:
+    memory = Memory.open(tmp_path / "labels.db")
+    episode = memory.begin_episode(memory.begin_session("oracle"), "maze")
+    (charger,) = memory.remember(
+        episode, np.array([0]), np.zeros((1, 2)), np.array([[5 / 6, 5 / 6]], np.float32), "oracle"
+    )
+    memory.label(charger, "charger")
+    agent = HierarchicalAgent(planner(), graph, HierarchyConfig(lookahead=2, reached=0.04))
+    agent.begin_labelled(memory, "charger", "oracle")
+    env = make("maze", max_episode_steps=600)
+    obs, _ = env.reset(options={"agent": (1 / 6, 1 / 6), "goal": (5 / 6, 5 / 6)})
+    for _ in range(600):
+        obs, _, terminated, _, _ = env.step(agent.act(obs["pixels"]))
+        if terminated:
+            break
+    assert terminated  # the env's goal is the charger's true position
+    with pytest.raises(Exception, match="no remembered moment is labelled 'lava'"):
+        agent.begin_labelled(memory, "lava", "oracle")

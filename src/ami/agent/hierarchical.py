@@ -5,7 +5,8 @@ takes the cheapest route between them on the graph of places, and lets the laten
 a sub-goal a few places ahead on that route; when it gets close to a sub-goal it aims further
 along, and when a sub-goal is not reached within `patience` env steps it routes again from where
 it now is. Forbidden places are simply absent from the graph it is given. A goal no remembered
-route leads to raises `GoalUnreachableError` at `begin` (the agent says so instead of wandering).
+route leads to raises `GoalUnreachableError` at the first step (the agent says so instead of
+wandering). Goals need not be images: `begin_labelled` aims at a place labelled in memory.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import torch
 
 from ami.agent.planning_agent import PlanningAgent
 from ami.config import require_positive
+from ami.errors import MemoryLookupError
+from ami.memory import Memory
 from ami.memory.place_graph import PlaceGraph
 
 
@@ -58,9 +61,23 @@ class HierarchicalAgent:
 
     def begin(self, goal_pixels: np.ndarray) -> None:
         """Start an episode towards `goal_pixels`; the route is found at the first step."""
-        self._goal = self.planner.embed(goal_pixels).cpu().numpy()
+        self.begin_at(self.planner.embed(goal_pixels).cpu().numpy())
+
+    def begin_at(self, z_goal: np.ndarray) -> None:
+        """Start an episode towards a goal given as an embedding `[D]` (e.g. a labelled place)."""
+        self._goal = np.array(z_goal, dtype=np.float32)  # a writable copy
         self._route, self._index, self._aimed, self.routes = [], 0, None, 0
         self.graph.nearest(self._goal)  # an empty graph fails here, not mid-episode
+
+    def begin_labelled(self, memory: Memory, label: str, model_version: str) -> None:
+        """Start an episode towards the place labelled `label` in `memory` (its latest moment)."""
+        moment = memory.step(memory.find(label)[-1])
+        if moment["model_version"] != model_version:
+            raise MemoryLookupError(
+                f"the place labelled {label!r} was embedded by model {moment['model_version']!r}, "
+                f"not {model_version!r}; re-embed the memory first"
+            )
+        self.begin_at(moment["embedding"])
 
     def act(self, pixels: np.ndarray) -> np.ndarray:
         """The next env action towards the current sub-goal."""
