@@ -79,6 +79,7 @@ class PlanningAgent:
         planned = HeldActions(model, self.frameskip) if hold_actions else model
         self.controller = MPCController(planned, solver, mpc, model.device)
         self._pending: deque[np.ndarray] = deque()
+        self.constraints: Cost | None = None
 
     @property
     def plan_seconds(self) -> list[float]:
@@ -100,6 +101,8 @@ class PlanningAgent:
         cost: Cost = GoalEnergy(z_goal, reduce=self.cost_config.reduce)
         if self.cost_config.action_weight > 0:
             cost = cost + ActionMagnitude(self.cost_config.action_weight)
+        if self.constraints is not None:
+            cost = cost + self.constraints
         return cost
 
     def begin(self, goal_pixels: np.ndarray) -> None:

@@ -17,6 +17,7 @@ from ami.planning.build import (
     solver_config,
 )
 from ami.planning.cem import CEM, CEMConfig
+from ami.planning.constraints import ForbiddenPlaces
 from ami.planning.costs import ActionMagnitude, Cost, CostSum, GoalEnergy, ScaledCost
 from ami.planning.gradient import GradientConfig, GradientDescent
 from ami.planning.held_actions import HeldActions
@@ -48,6 +49,7 @@ __all__ = [
     "CEMConfig",
     "Cost",
     "CostSum",
+    "ForbiddenPlaces",
     "GoalEnergy",
     "HeldActions",
     "LatentModel",
