@@ -4,7 +4,10 @@
 2. session 1: the expert wanders 40 episodes; every step goes into a fresh memory, embedded by
    the model; the graph of places is built from it (lived edges + model-imagined edges);
 3. 50 episodes with start and goal ≥ 3 rooms apart (fixed seeds): the hierarchical agent, flat
-   MPC with the same model and planner, and the random policy, each with a budget of 500 steps.
+   MPC with the same model and planner, and the random policy, each with a budget of 500 steps;
+4. the same episodes with "lava" in the middle of the maze: the place is labelled in memory, its
+   places leave the graph and its embedding becomes a rejection constraint of the planner; entries
+   (true distance to the lava centre < LAVA_RADIUS) are counted.
 Writes benchmarks/results/maze.json.  Run: python benchmarks/maze_bench.py  (≈ 15 min, 2 cores)
 """
 
@@ -25,7 +28,7 @@ from ami.files import atomic_write_bytes
 from ami.memory import Memory
 from ami.memory.place_graph import PlaceGraph, PlaceGraphConfig
 from ami.pipeline import machine_facts, make_agent, run_collect, run_train
-from ami.planning import CEMConfig, SolverConfig
+from ami.planning import CEMConfig, ForbiddenPlaces, SolverConfig
 from ami.planning.reachability import ImaginedReachability
 from ami.recipes import DEMO
 from ami.worlds import make
@@ -34,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / ".maze"
 RESULTS = HERE / "results" / "maze.json"
 EPISODES, BUDGET, MIN_ROOMS = 50, 500, 3
+LAVA, LAVA_RADIUS = np.array([0.5, 0.5]), 0.06
 
 
 def recipe():
@@ -76,9 +80,20 @@ def far_pairs(seed: int) -> list[dict]:
     return pairs
 
 
-def success_rate(agent, pairs) -> float:
+def success_rate(agent, pairs, lava_entries: list[int] | None = None) -> float:
+    """Success over `pairs`; counts episodes that entered the lava into `lava_entries`."""
     env = make("maze", max_episode_steps=BUDGET)
-    return float(np.mean([run_episode(env, agent, p, BUDGET).success for p in pairs]))
+    outcomes = []
+    for pair in pairs:
+        closest = [np.inf]
+
+        def watch(step, closest=closest) -> None:
+            closest[0] = min(closest[0], float(np.linalg.norm(step.state - LAVA)))
+
+        outcomes.append(run_episode(env, agent, pair, BUDGET, listeners=[watch]).success)
+        if lava_entries is not None and closest[0] < LAVA_RADIUS:
+            lava_entries.append(1)
+    return float(np.mean(outcomes))
 
 
 def main() -> None:
@@ -116,17 +131,52 @@ def main() -> None:
     )
     pairs = far_pairs(seed=5_000_000)
     hierarchy = HierarchyConfig(lookahead=3, reached=0.5 * scale, patience=40)
+    unguarded: list[int] = []
     rates = {
         "hierarchical_success_rate": success_rate(
-            HierarchicalAgent(make_agent(model, r), graph, hierarchy), pairs
+            HierarchicalAgent(make_agent(model, r), graph, hierarchy), pairs, unguarded
         ),
         "flat_success_rate": success_rate(flat, pairs),
         "random_success_rate": success_rate(RandomAgent(2, seed=0), pairs),
     }
     print(rates, flush=True)
+    # Lava in the middle: labelled in memory, removed from the graph, a constraint of the planner.
+    world = make("maze").unwrapped
+    lava_step = memory.remember(
+        memory.begin_episode(memory.begin_session("maze-model"), "maze"),
+        np.array([0]),
+        np.zeros((1, 2)),
+        flat.embed(world.render_at(LAVA)).numpy()[None],
+        "maze-model",
+    )[0]
+    memory.label(lava_step, "lava")
+    z_lava = np.stack([memory.step(s)["embedding"] for s in memory.find("lava")])
+    careful = make_agent(model, r)
+    careful.constraints = ForbiddenPlaces(torch.as_tensor(z_lava), radius=0.6 * scale)
+    entries: list[int] = []
+    lava_rate = success_rate(
+        HierarchicalAgent(careful, graph.without_near(z_lava, 0.6 * scale), hierarchy),
+        [
+            p
+            for p in pairs
+            if np.linalg.norm(p["agent"] - LAVA) > 0.15 and np.linalg.norm(p["goal"] - LAVA) > 0.15
+        ],
+        entries,
+    )
+    print(
+        {
+            "with_lava_success_rate": lava_rate,
+            "forbidden_entries": len(entries),
+            "entries_without_constraints": len(unguarded),
+        },
+        flush=True,
+    )
     document = {
         **rates,
-        "forbidden_entries": None,
+        "forbidden_entries": len(entries),
+        "forbidden_success_rate": lava_rate,
+        "forbidden_entries_without_constraints": len(unguarded),
+        "lava": {"centre": LAVA.tolist(), "radius": LAVA_RADIUS, "embedding_radius": 0.6 * scale},
         "episodes": EPISODES,
         "budget": BUDGET,
         "min_rooms_apart": MIN_ROOMS,

@@ -25,6 +25,7 @@ from ami.planning.icem import ICEM, ICEMConfig, powerlaw_noise
 from ami.planning.mpc import LatentModel, MPCConfig, MPCController
 from ami.planning.mppi import MPPI, MPPIConfig
 from ami.planning.predictive_sampling import PredictiveSampling, PredictiveSamplingConfig
+from ami.planning.reachability import ImaginedReachability
 from ami.planning.solver import Objective, Solver, SolveResult
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "ForbiddenPlaces",
     "GoalEnergy",
     "HeldActions",
+    "ImaginedReachability",
     "LatentModel",
     "MPCConfig",
     "MPCController",
