@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 TORCH_VERSION ?= 2.13.0
 DEMO_OUT ?= ami-demo
 
-.PHONY: help venv demo test test-fast bench ablation lint format clean
+.PHONY: help venv demo test test-fast bench bench-maze ablation lint format clean
 
 help:  ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test-fast: venv  ## Run the tests without the slow end-to-end ones
 bench: venv  ## Measure env steps/s, training frames/s, planning latency, demo success -> benchmarks/results/bench.json
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/memory_bench.py
+
+bench-maze: venv  ## Far goals in the Maze: hierarchical vs flat vs random, lava entries -> benchmarks/results/maze.json (~15 min)
+	$(PY) benchmarks/maze_bench.py
 
 ablation: venv  ## Planner ablation (energy reduction, held actions) on the model `make bench` trained
 	$(PY) benchmarks/planner_ablation.py --model benchmarks/.demo/run/checkpoint
