@@ -104,13 +104,14 @@ def main() -> None:
     if not data.exists():
         run_collect(r.collect, data, progress=False)
     checkpoint = WORK / "run" / "checkpoint"
+    train_minutes: float | None = None  # None: the model of an earlier run was loaded
     if checkpoint.exists():
         from ami.model import WorldModel
 
         model = WorldModel.load(checkpoint)
     else:
         model, _ = run_train(r, data, WORK / "run", torch.device("cpu"), progress=False)
-    train_minutes = (time.perf_counter() - started) / 60
+        train_minutes = (time.perf_counter() - started) / 60
     flat = make_agent(model, r)
     (WORK / "memory.db").unlink(missing_ok=True)
     memory = Memory.open(WORK / "memory.db")
