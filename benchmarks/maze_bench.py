@@ -155,13 +155,14 @@ def main() -> None:
     careful = make_agent(model, r)
     careful.constraints = ForbiddenPlaces(torch.as_tensor(z_lava), radius=0.6 * scale)
     entries: list[int] = []
+    lava_pairs = [
+        p
+        for p in pairs
+        if np.linalg.norm(p["agent"] - LAVA) > 0.15 and np.linalg.norm(p["goal"] - LAVA) > 0.15
+    ]
     lava_rate = success_rate(
         HierarchicalAgent(careful, graph.without_near(z_lava, 0.6 * scale), hierarchy),
-        [
-            p
-            for p in pairs
-            if np.linalg.norm(p["agent"] - LAVA) > 0.15 and np.linalg.norm(p["goal"] - LAVA) > 0.15
-        ],
+        lava_pairs,
         entries,
     )
     print(
@@ -176,6 +177,7 @@ def main() -> None:
         **rates,
         "forbidden_entries": len(entries),
         "forbidden_success_rate": lava_rate,
+        "forbidden_episodes": len(lava_pairs),
         "forbidden_entries_without_constraints": len(unguarded),
         "lava": {"centre": LAVA.tolist(), "radius": LAVA_RADIUS, "embedding_radius": 0.6 * scale},
         "episodes": EPISODES,
