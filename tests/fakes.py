@@ -1,4 +1,4 @@
-"""Test doubles shared by test files: a known linear system and its perfect latent model."""
+"""Test doubles and fixtures shared by test files."""
 
 from __future__ import annotations
 
@@ -36,3 +36,17 @@ class LinearModel:
     def rollout(self, z_history: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         self.rollout_batches.append(actions.shape[0])
         return z_history[:, -1:, :] + 0.1 * torch.cumsum(actions, dim=1)
+
+
+def remember_maze_wandering(memory, version: str, episodes: int = 12, steps: int = 400) -> None:
+    """Fill `memory` with Maze expert wandering whose 'embedding' is the true (x, y) state."""
+    from ami.experience import CollectConfig, collect
+
+    session = memory.begin_session(version)
+    config = CollectConfig(
+        world="maze", episodes=episodes, steps_per_episode=steps, policy="expert"
+    )
+    for episode in collect(config, progress=False):
+        episode_id = memory.begin_episode(session, "maze")
+        n = len(episode.actions)
+        memory.remember(episode_id, np.arange(n), episode.actions, episode.states[:n], version)

@@ -17,12 +17,12 @@ from ami.agent import PlanningAgent, run_episode
 from ami.agent.hierarchical import HierarchicalAgent, HierarchyConfig
 from ami.agent.planning_agent import GoalCostConfig
 from ami.errors import GoalUnreachableError
-from ami.experience import CollectConfig, collect
 from ami.memory import Memory
 from ami.memory.place_graph import PlaceGraph, PlaceGraphConfig
 from ami.planning import CEM, CEMConfig, MPCConfig
 from ami.planning.reachability import ImaginedReachability
 from ami.worlds import make
+from fakes import remember_maze_wandering
 
 FRAMESKIP, SPEED = 5, 0.03
 
@@ -69,12 +69,7 @@ def planner() -> PlanningAgent:
 def graph(tmp_path_factory: pytest.TempPathFactory) -> PlaceGraph:
     """Remembered expert wandering (embedded by the oracle) and model-judged imagined edges."""
     memory = Memory.open(tmp_path_factory.mktemp("h") / "memory.db")
-    session = memory.begin_session("oracle")
-    config = CollectConfig(world="maze", episodes=12, steps_per_episode=400, policy="expert")
-    for episode in collect(config, progress=False):
-        episode_id = memory.begin_episode(session, "maze")
-        n = len(episode.actions)
-        memory.remember(episode_id, np.arange(n), episode.actions, episode.states[:n], "oracle")
+    remember_maze_wandering(memory, "oracle")
     judge = ImaginedReachability(OracleModel(), FRAMESKIP, threshold=0.02)  # type: ignore[arg-type]
     return PlaceGraph.build(memory, "oracle", PlaceGraphConfig(stride=5, link_radius=0.05), judge)
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from ami.errors import GoalUnreachableError
-from ami.experience import CollectConfig, collect
 from ami.memory import Memory
 from ami.memory.place_graph import PlaceGraph, PlaceGraphConfig
 from ami.worlds.maze import MazeConfig, maze_layout
+from fakes import remember_maze_wandering
 
 CONFIG = MazeConfig()
 LAYOUT = maze_layout(CONFIG)
@@ -26,12 +26,7 @@ def room_of(position: np.ndarray) -> int:
 def memory(tmp_path_factory: pytest.TempPathFactory) -> Memory:
     """Memory of expert wandering in the maze, with the true position as the 'embedding'."""
     memory = Memory.open(tmp_path_factory.mktemp("graph") / "memory.db")
-    session = memory.begin_session("state")
-    config = CollectConfig(world="maze", episodes=12, steps_per_episode=400, policy="expert")
-    for episode in collect(config, progress=False):
-        episode_id = memory.begin_episode(session, "maze")
-        n = len(episode.actions)
-        memory.remember(episode_id, np.arange(n), episode.actions, episode.states[:n], "state")
+    remember_maze_wandering(memory, "state")
     return memory
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from ami.errors import ConfigError
+from ami.experience.policies import WaypointWalker
 from ami.worlds.maze import MazeConfig, maze_layout
 
 
-class MazeExpert:
+class MazeExpert(WaypointWalker):
     """Walks to random targets anywhere in the maze along the room path, through the doors.
 
     For each pair of consecutive rooms on the (unique in a tree) room path it passes a point in
@@ -31,33 +29,10 @@ class MazeExpert:
             reach: a waypoint this close counts as reached.
             patience: steps after which an unreached target is replaced.
         """
-        if not noise >= 0:
-            raise ConfigError(f"MazeExpert.noise must be non-negative, got {noise!r}")
-        self.config, self.noise, self.reach, self.patience = config, float(noise), reach, patience
+        super().__init__(config.max_speed, noise, reach, patience)
+        self.config = config
         self.layout = maze_layout(config)
         self._front = config.wall_thickness / 2 + config.agent_radius + 0.03
-        self._rng: np.random.Generator | None = None
-        self._waypoints: list[np.ndarray] = []
-        self._steps_on_target = 0
-
-    def reset(self, rng: np.random.Generator) -> None:
-        """Start an episode drawing from `rng`."""
-        self._rng, self._waypoints, self._steps_on_target = rng, [], 0
-
-    def __call__(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> np.ndarray:
-        """The noisy step towards the next waypoint, float32 [2]."""
-        if self._rng is None:
-            raise RuntimeError("MazeExpert: call reset(rng) before asking for actions")
-        position = np.asarray(obs["state"], np.float64)[:2]
-        while self._waypoints and np.linalg.norm(self._waypoints[0] - position) <= self.reach:
-            self._waypoints.pop(0)
-        if not self._waypoints or self._steps_on_target >= self.patience:
-            self._waypoints = self.plan(position, self._sample_target(self._rng))
-            self._steps_on_target = 0
-        self._steps_on_target += 1
-        step = (self._waypoints[0] - position) / self.config.max_speed
-        action = np.clip(step, -1.0, 1.0) + self._rng.normal(0.0, self.noise, 2)
-        return np.clip(action, -1.0, 1.0).astype(np.float32)
 
     def room_of(self, position: np.ndarray) -> int:
         """Row-major room index of `position` [2]."""
@@ -81,7 +56,7 @@ class MazeExpert:
             ]
         return [*waypoints, target]
 
-    def _sample_target(self, rng: np.random.Generator) -> np.ndarray:
+    def sample_target(self, position: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A target uniform inside a uniformly chosen room, away from its walls."""
         n = self.config.rooms
         room = int(rng.integers(n * n))

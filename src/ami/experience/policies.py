@@ -63,33 +63,23 @@ class RandomPolicy:
         return self._action.copy()
 
 
-class TwoRoomExpert:
-    """A noisy scripted walker for TwoRoom that often crosses the door.
+class WaypointWalker:
+    """A noisy walker along waypoints to random targets; subclasses choose targets and routes.
 
-    It draws a target uniformly in free space (in the other room with probability 1/2) and walks
-    to it; to change rooms it goes first to a point in front of the door on its own side, then to
-    the door's centre, then to a point in front of the door on the far side, then to the target.
     Each action is the saturated step towards the next waypoint plus Gaussian noise of std
     `noise`, clipped to `[-1, 1]`. A waypoint within `reach` counts as reached; a target not
     reached within `patience` steps (say, pinned by noise) is replaced.
     """
 
-    def __init__(
-        self, config: TwoRoomConfig, noise: float = 0.3, reach: float = 0.03, patience: int = 150
-    ) -> None:
-        """Args: config: the world's geometry; noise: action noise std; reach, patience: above."""
+    def __init__(self, max_speed: float, noise: float, reach: float, patience: int) -> None:
         if not noise >= 0:
-            raise ConfigError(f"TwoRoomExpert.noise must be non-negative, got {noise!r}")
-        self.config, self.noise, self.reach, self.patience = config, float(noise), reach, patience
-        margin = config.agent_radius + 0.01  # targets keep this far from walls
-        self._margin = margin
-        self._half_wall = config.wall_thickness / 2
-        front = self._half_wall + config.agent_radius + 0.04
-        self._door_fronts = (  # (left room side, right room side)
-            np.array([0.5 - front, config.door_center]),
-            np.array([0.5 + front, config.door_center]),
+            raise ConfigError(f"{type(self).__name__}.noise must be non-negative, got {noise!r}")
+        self.max_speed, self.noise, self.reach, self.patience = (
+            max_speed,
+            float(noise),
+            reach,
+            patience,
         )
-        self._door = np.array([0.5, config.door_center])
         self._rng: np.random.Generator | None = None
         self._waypoints: list[np.ndarray] = []
         self._steps_on_target = 0
@@ -105,17 +95,53 @@ class TwoRoomExpert:
         while self._waypoints and np.linalg.norm(self._waypoints[0] - position) <= self.reach:
             self._waypoints.pop(0)
         if not self._waypoints or self._steps_on_target >= self.patience:
-            self._waypoints = self._plan(position, self._sample_target(position, rng))
+            self._waypoints = self.plan(position, self.sample_target(position, rng))
             self._steps_on_target = 0
         self._steps_on_target += 1
-        step = (self._waypoints[0] - position) / self.config.max_speed
+        step = (self._waypoints[0] - position) / self.max_speed
         action = np.clip(step, -1.0, 1.0) + rng.normal(0.0, self.noise, 2)
         return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+    def sample_target(self, position: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A new target [2]."""
+        raise NotImplementedError
+
+    def plan(self, position: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
+        """Waypoints from `position` to `target` (the target last)."""
+        raise NotImplementedError
+
+
+class TwoRoomExpert(WaypointWalker):
+    """A noisy scripted walker for TwoRoom that often crosses the door.
+
+    It draws a target uniformly in free space (in the other room with probability 1/2) and walks
+    to it; to change rooms it goes first to a point in front of the door on its own side, then to
+    the door's centre, then to a point in front of the door on the far side, then to the target.
+    Each action is the saturated step towards the next waypoint plus Gaussian noise of std
+    `noise`, clipped to `[-1, 1]`. A waypoint within `reach` counts as reached; a target not
+    reached within `patience` steps (say, pinned by noise) is replaced.
+    """
+
+    def __init__(
+        self, config: TwoRoomConfig, noise: float = 0.3, reach: float = 0.03, patience: int = 150
+    ) -> None:
+        """Args: config: the world's geometry; noise: action noise std; reach, patience: above."""
+        super().__init__(config.max_speed, noise, reach, patience)
+        self.config = config
+        margin = config.agent_radius + 0.01  # targets keep this far from walls
+        self._margin = margin
+        self._half_wall = config.wall_thickness / 2
+        front = self._half_wall + config.agent_radius + 0.04
+        self._door_fronts = (  # (left room side, right room side)
+            np.array([0.5 - front, config.door_center]),
+            np.array([0.5 + front, config.door_center]),
+        )
+        self._door = np.array([0.5, config.door_center])
 
     def _room(self, position: np.ndarray) -> int:
         return 0 if position[0] < 0.5 else 1
 
-    def _sample_target(self, position: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def sample_target(self, position: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A free target [2] (x, y): the other room or the own one with equal probability."""
         room = self._room(position)
         if rng.random() < 0.5:
@@ -126,7 +152,7 @@ class TwoRoomExpert:
         )
         return np.array([rng.uniform(low, high), rng.uniform(m, 1 - m)])
 
-    def _plan(self, position: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
+    def plan(self, position: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
         """Waypoints from `position` to `target`, through the door when the rooms differ."""
         here, there = self._room(position), self._room(target)
         if here == there:
