@@ -226,3 +226,37 @@ def test_memory_command_line(tmp_path: Path) -> None:
     )
     unknown = ami("label", str(path), "--step", "999", "--name", "x")
     assert unknown.returncode == 2 and "step 999" in unknown.stderr
+
+
+def test_training_windows_replay_what_the_agent_lived(tmp_path: Path) -> None:
+    from ami.agent import RandomAgent, run_episode
+    from ami.experience import WindowConfig
+    from ami.memory.replay import windows_from_memory
+    from ami.worlds import make
+
+    env = make("two_room", size=32)
+    with Memory.open(tmp_path / "m.db") as memory:
+        session = memory.begin_session("m")
+        lived = []
+        for seed in range(2):
+            episode = memory.begin_episode(session, "two_room")
+            recorder = MemoryRecorder(memory, episode, "m", lambda f: np.zeros((len(f), 4)), 16)
+            steps: list[Step] = []
+            run_episode(
+                env,
+                RandomAgent(2, seed),
+                {"agent": (0.2, 0.2), "goal": (0.9, 0.9)},
+                30,
+                listeners=[recorder, steps.append],
+            )
+            recorder.close()
+            lived.append(steps)
+        windows = windows_from_memory(memory, WindowConfig(length=3, frameskip=1))
+    first = windows[0]  # frames o_1, o_2, o_3 of episode 1 and the actions between them
+    np.testing.assert_array_equal(
+        first["pixels"].permute(0, 2, 3, 1).numpy(), np.stack([s.pixels for s in lived[0][:3]])
+    )
+    np.testing.assert_array_equal(
+        first["actions"].numpy(), np.stack([s.action for s in lived[0][1:3]])
+    )
+    assert len(windows) == 2 * (30 - 2)  # windows never cross episodes

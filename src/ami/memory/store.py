@@ -297,6 +297,10 @@ class Memory:
         meta = np.array(rows, dtype=np.int64).reshape(-1, 3)
         return ids, matrix, meta[:, 1], meta[:, 2]
 
+    def episode_ids(self) -> list[int]:
+        """Every remembered episode id, oldest first."""
+        return [int(r[0]) for r in self._db.execute("SELECT id FROM episodes ORDER BY id")]
+
     def step_ids(self) -> list[int]:
         """Every remembered step id, oldest first."""
         return [int(r[0]) for r in self._db.execute("SELECT id FROM steps ORDER BY id")]
