@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ami.experience.policies import WaypointWalker
-from ami.worlds.maze import MazeConfig, maze_layout
+from ami.worlds.maze import MazeConfig, maze_layout, room_index
 
 
 class MazeExpert(WaypointWalker):
@@ -36,10 +36,7 @@ class MazeExpert(WaypointWalker):
 
     def room_of(self, position: np.ndarray) -> int:
         """Row-major room index of `position` [2]."""
-        n = self.config.rooms
-        col = min(max(int(position[0] * n), 0), n - 1)
-        row = min(max(int(position[1] * n), 0), n - 1)
-        return row * n + col
+        return room_index(position, self.config.rooms)
 
     def plan(self, position: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
         """Waypoints from `position` to `target` through the doors of the room path."""

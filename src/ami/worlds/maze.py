@@ -60,17 +60,33 @@ class MazeConfig:
             raise ConfigError(f"{owner}.size must be an integer >= 16, got {self.size!r}")
         if not isinstance(self.rooms, int) or not 2 <= self.rooms <= 8:
             raise ConfigError(f"{owner}.rooms must be an integer in [2, 8], got {self.rooms!r}")
-        for name in ("max_episode_steps", "agent_radius", "success_radius", "wall_thickness"):
+        for name in ("layout_seed", "extra_doors", "max_episode_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"{owner}.{name} must be an integer, got {value!r}")
+        require_positive(owner, "max_episode_steps", self.max_episode_steps)
+        for name in ("agent_radius", "success_radius", "wall_thickness"):
             require_positive(owner, name, getattr(self, name))
         require_in_range(owner, "max_speed", self.max_speed, 1e-6, 1.0)
-        if self.extra_doors < 0:
-            raise ConfigError(f"{owner}.extra_doors must be >= 0, got {self.extra_doors!r}")
-        room = 1.0 / self.rooms
-        if not 2 * self.agent_radius < self.door_width < room - 2 * self.wall_thickness:
+        spare = (self.rooms - 1) ** 2  # adjacent room pairs beyond a spanning tree
+        if not 0 <= self.extra_doors <= spare:
             raise ConfigError(
-                f"{owner}.door_width must be in (2 * agent_radius, room side - 2 * wall) = "
-                f"({2 * self.agent_radius}, {room - 2 * self.wall_thickness}), "
-                f"got {self.door_width!r}"
+                f"{owner}.extra_doors must be in [0, {spare}] for {self.rooms}x{self.rooms} rooms, "
+                f"got {self.extra_doors!r}"
+            )
+        room = 1.0 / self.rooms
+        if not room - self.wall_thickness > 2 * self.agent_radius:
+            raise ConfigError(
+                f"{owner}.agent_radius {self.agent_radius!r} leaves no room for the agent between "
+                f"walls of thickness {self.wall_thickness!r} in rooms of side {room}"
+            )
+        # A door keeps wall_thickness + agent_radius from each corner, so it never opens
+        # onto a perpendicular wall.
+        widest = room - 2 * (self.wall_thickness + self.agent_radius)
+        if not 2 * self.agent_radius < self.door_width < widest:
+            raise ConfigError(
+                f"{owner}.door_width must be in (2 * agent_radius, room side - 2 * (wall + "
+                f"agent_radius)) = ({2 * self.agent_radius}, {widest}), got {self.door_width!r}"
             )
 
 
@@ -209,15 +225,32 @@ class Maze(WalledArena):
 
     def room_of(self, position: np.ndarray) -> int:
         """Row-major index of the room holding `position` [2]."""
-        n = self.config.rooms
-        col = min(max(int(float(position[0]) * n), 0), n - 1)
-        row = min(max(int(float(position[1]) * n), 0), n - 1)
-        return row * n + col
+        return room_index(position, self.config.rooms)
 
     def room_graph(self) -> dict[int, list[int]]:
-        """Room → rooms joined to it by a door."""
+        """Room → rooms joined to it by a door (sorted)."""
         return {room: self.layout.neighbours(room) for room in range(self.num_rooms)}
+
+    def shortest_room_path(self, a: int, b: int) -> list[int]:
+        """The fewest-doors chain of rooms from room `a` to room `b`, both included (BFS)."""
+        return self.layout.room_path(self._room_arg(a), self._room_arg(b))
 
     def room_distance(self, a: int, b: int) -> int:
         """Doors to pass from room `a` to room `b`."""
-        return len(self.layout.room_path(a, b)) - 1
+        return len(self.shortest_room_path(a, b)) - 1
+
+    def door_waypoints(self, a: int, b: int) -> np.ndarray:
+        """The middle of the door between adjacent joined rooms `a` and `b`, float64 [2]."""
+        return self.layout.door_centre(self._room_arg(a), self._room_arg(b))
+
+    def _room_arg(self, room: int) -> int:
+        if not isinstance(room, (int, np.integer)) or not 0 <= room < self.num_rooms:
+            raise ConfigError(f"room must be in 0..{self.num_rooms - 1}, got {room!r}")
+        return int(room)
+
+
+def room_index(position: np.ndarray, rooms: int) -> int:
+    """Row-major index of the room of `position` [2] in a `rooms` × `rooms` grid."""
+    col = min(max(int(float(position[0]) * rooms), 0), rooms - 1)
+    row = min(max(int(float(position[1]) * rooms), 0), rooms - 1)
+    return row * rooms + col
