@@ -5,18 +5,23 @@ Writes benchmarks/results/memory.json (each figure with command, date, machine, 
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ami.files import atomic_write_bytes
 from ami.memory import Memory
+from ami.memory.store import Synchronous
 from ami.pipeline import machine_facts
 from ami.worlds import make
 
@@ -24,7 +29,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "memory.json"
 WRITER = """
 import sys, numpy as np
 from ami.memory import Memory
-memory = Memory.open(sys.argv[1])
+memory = Memory.open(sys.argv[1], synchronous="FULL")
 episode = memory.begin_episode(memory.begin_session("m"), "two_room")
 rng = np.random.default_rng(0)
 total = 0
@@ -37,10 +42,18 @@ while True:
 """
 
 
-def insert_rate(folder: Path, frames: bool, batches: int = 20, batch: int = 1000) -> float:
-    """Steps/s of `remember` in batches of 1,000 (D = 64; 64×64 frames when `frames`)."""
+def insert_rate(
+    folder: Path,
+    frames: bool,
+    synchronous: Synchronous = "FULL",
+    batch: int = 1000,
+    steps: int = 20_000,
+) -> float:
+    """Steps/s of `remember` in batches of `batch` (D = 64; 64×64 TwoRoom frames when `frames`)."""
     rng = np.random.default_rng(0)
-    with Memory.open(folder / f"insert-{frames}.db") as memory:
+    batches = steps // batch
+    name = f"insert-{frames}-{synchronous}-{batch}.db"
+    with Memory.open(folder / name, synchronous=synchronous) as memory:
         episode = memory.begin_episode(memory.begin_session("m"), "two_room")
         pixels = two_room_frames(batch, rng) if frames else None
         z, a = rng.normal(size=(batch, 64)), rng.uniform(-1, 1, (batch, 2))
@@ -52,8 +65,29 @@ def insert_rate(folder: Path, frames: bool, batches: int = 20, batch: int = 1000
 
 def two_room_frames(n: int, rng: np.random.Generator) -> np.ndarray:
     """`n` real 64×64 TwoRoom observations at random free positions, uint8 [n, 64, 64, 3]."""
-    world = make("two_room").unwrapped
+    world: Any = make("two_room").unwrapped
     return np.stack([world.render_at(world.sample_free_position(rng)) for _ in range(n)])
+
+
+def frame_bytes(rng: np.random.Generator, n: int = 200) -> dict[str, float]:
+    """Mean bytes and encode µs per 64×64 TwoRoom frame: zlib-1 raw pixels (stored) vs PNG."""
+    frames = two_room_frames(n, rng)
+    started = time.perf_counter()
+    zlib_sizes = [len(zlib.compress(f.tobytes(), 1)) for f in frames]
+    zlib_us = 1e6 * (time.perf_counter() - started) / n
+    started = time.perf_counter()
+    png_sizes = []
+    for f in frames:
+        buffer = io.BytesIO()
+        Image.fromarray(f).save(buffer, format="PNG")
+        png_sizes.append(buffer.tell())
+    png_us = 1e6 * (time.perf_counter() - started) / n
+    return {
+        "frame_bytes_zlib1": float(np.mean(zlib_sizes)),
+        "frame_encode_us_zlib1": zlib_us,
+        "frame_bytes_png": float(np.mean(png_sizes)),
+        "frame_encode_us_png": png_us,
+    }
 
 
 def recall_ms(folder: Path, steps: int = 1_000_000, queries: int = 20) -> float:
@@ -98,7 +132,7 @@ def main() -> None:
     figures = {}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        for key, value, unit, how in (
+        measured = [
             (
                 "insert_steps_per_second",
                 insert_rate(folder, False),
@@ -106,11 +140,40 @@ def main() -> None:
                 "remember() in batches of 1,000, D=64, no frames, synchronous=FULL",
             ),
             (
+                "insert_steps_per_second_normal",
+                insert_rate(folder, False, "NORMAL"),
+                "steps/s",
+                "remember() in batches of 1,000, D=64, no frames, synchronous=NORMAL",
+            ),
+            (
+                "insert_steps_per_second_batch64",
+                insert_rate(folder, False, batch=64, steps=6400),
+                "steps/s",
+                "remember() in batches of 64 (MemoryRecorder's default), no frames, FULL",
+            ),
+            (
+                "insert_steps_per_second_batch64_normal",
+                insert_rate(folder, False, "NORMAL", batch=64, steps=6400),
+                "steps/s",
+                "remember() in batches of 64 (MemoryRecorder's default), no frames, NORMAL",
+            ),
+            (
                 "insert_steps_per_second_with_frames",
                 insert_rate(folder, True),
                 "steps/s",
-                "remember() in batches of 1,000, D=64, 64x64 TwoRoom frames (zlib-1)",
+                "remember() in batches of 1,000, D=64, 64x64 TwoRoom frames (zlib-1), FULL",
             ),
+        ]
+        measured += [
+            (
+                key,
+                value,
+                "bytes" if "bytes" in key else "us",
+                "per 64x64x3 TwoRoom frame (12,288 B raw)",
+            )
+            for key, value in frame_bytes(np.random.default_rng(2)).items()
+        ]
+        measured += [
             (
                 "recall_ms_at_1m",
                 recall_ms(folder),
@@ -123,9 +186,10 @@ def main() -> None:
                 "steps",
                 "most committed steps lost over 3 SIGKILLs of a heavy writer (integrity_check ok)",
             ),
-        ):
+        ]
+        for key, value, unit, how in measured:
             figures[key] = {"value": value, "unit": unit, "how": how, **facts}
-            print(f"{key:38s} {value:12.2f} {unit}", flush=True)
+            print(f"{key:40s} {value:12.2f} {unit}", flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(RESULTS, (json.dumps(figures, indent=2) + "\n").encode())
 

@@ -1,8 +1,17 @@
-"""`ami memory stats|recall|label|export`: look inside an agent's persistent memory."""
+"""`ami memory stats|recall|label|export`: look inside an agent's persistent memory.
+
+Mounted in `ami.cli` with `app.add_typer(memory_app, name="memory")`. Errors a user can cause
+(missing or corrupt file, unknown step) are `AmiError`s; `ami.cli.main` prints their one line and
+exits 2. A file that is damaged past its header surfaces as SQLite errors mid-command; they are
+turned into the same one-line `MemoryFormatError`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -10,8 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ami.files import atomic_write_bytes
-from ami.memory import Memory
+from ami.files import atomic_path
+from ami.memory import Memory, MemoryFormatError
 
 memory_app = typer.Typer(
     no_args_is_help=True,
@@ -20,10 +29,20 @@ memory_app = typer.Typer(
 PathArgument = Annotated[Path, typer.Argument(help="The memory file (SQLite).")]
 
 
+@contextlib.contextmanager
+def opened(path: Path, readonly: bool = True) -> Iterator[Memory]:
+    """The memory at `path`, with SQLite errors met while using it as `MemoryFormatError`."""
+    with Memory.open(path, readonly=readonly) as memory:
+        try:
+            yield memory
+        except sqlite3.DatabaseError as exc:
+            raise MemoryFormatError(f"memory {path} could not be read ({exc})") from exc
+
+
 @memory_app.command()
 def stats(path: PathArgument) -> None:
     """Sessions, episodes, steps, labels, graph size, model versions and file size."""
-    with Memory.open(path, readonly=True) as memory:
+    with opened(path) as memory:
         for key, value in memory.stats().items():
             typer.echo(f"{key}: {value}")
 
@@ -32,23 +51,23 @@ def stats(path: PathArgument) -> None:
 def recall(
     path: PathArgument,
     step: Annotated[int, typer.Option(help="A remembered step whose embedding is the query.")],
-    k: Annotated[int, typer.Option(help="How many nearest moments.")] = 5,
+    k: Annotated[int, typer.Option(min=1, help="How many nearest moments.")] = 5,
 ) -> None:
-    """The remembered moments nearest (in embedding) to a remembered step."""
-    with Memory.open(path, readonly=True) as memory:
+    """The remembered moments nearest (in embedding) to a remembered step, itself first."""
+    with opened(path) as memory:
         query = memory.step(step)
-        table = Table(title=f"nearest to step {step}")
+        table = Table(title=f"nearest to step {step} (model {query['model_version']})")
         for column in ("step", "distance", "episode", "t", "labels"):
             table.add_column(column)
         for hit in memory.recall(query["embedding"], k, query["model_version"]):
             table.add_row(
-                str(hit.step),
+                str(hit.step_id),
                 f"{hit.distance:.4f}",
                 str(hit.episode),
                 str(hit.t),
                 ", ".join(hit.labels),
             )
-        Console().print(table)
+        Console(width=100).print(table)
 
 
 @memory_app.command()
@@ -58,7 +77,7 @@ def label(
     name: Annotated[str, typer.Option(help='The label, e.g. "door" or "lava".')],
 ) -> None:
     """Attach a label to a remembered moment."""
-    with Memory.open(path) as memory:
+    with opened(path, readonly=False) as memory:
         memory.label(step, name)
     typer.echo(f"labelled step {step} {name!r}")
 
@@ -70,16 +89,9 @@ def export(
     embeddings: Annotated[bool, typer.Option(help="Include the embeddings.")] = False,
 ) -> None:
     """Every remembered step with its labels as JSON lines (embeddings on request)."""
-    with Memory.open(path, readonly=True) as memory:
-        lines = []
-        for step_id in memory.step_ids():
-            record = memory.step(step_id)
-            record["action"] = record["action"].tolist()
-            record["labels"] = list(record["labels"])
-            if embeddings:
-                record["embedding"] = record["embedding"].tolist()
-            else:
-                del record["embedding"]
-            lines.append(json.dumps(record))
-    atomic_write_bytes(out, ("\n".join(lines) + "\n").encode())
-    typer.echo(f"wrote {len(lines)} steps to {out}")
+    count = 0
+    with opened(path) as memory, atomic_path(out) as tmp, open(tmp, "w") as handle:
+        for record in memory.records(embeddings=embeddings):
+            handle.write(json.dumps(record) + "\n")
+            count += 1
+    typer.echo(f"wrote {count} steps to {out}")

@@ -1,17 +1,21 @@
 """`Memory`: the agent's persistent memory, one SQLite file in WAL mode.
 
-Every step the agent lives is a row (time, action, embedding, model version) with its frame
-(zlib-compressed raw pixels, ≈ 0.3–1 KB for a 64×64 TwoRoom frame instead of 12 KB), grouped in
+Every step the agent lives is a row (time, action, embedding, model version) with its frame in a
+`frames` table (zlib-1-compressed raw pixels: ≈ 0.3–1 KB for a 64×64 TwoRoom frame instead of
+12 KB, several times faster to encode than PNG at a similar size; see `make bench`), grouped in
 episodes and sessions. Labels name remembered moments ("door", "lava"). Embeddings carry the
 model version that produced them; `reembed` recomputes them under a new model from the frames.
 
-Durability: `synchronous=FULL` with WAL, so a `remember` that returned is on disk and survives a
-SIGKILL or power cut (tested with a killed subprocess); one writer and any number of readers at
-once (readers open with `readonly=True` and see every committed batch).
+Durability (`synchronous`, chosen at `open`): with WAL, `FULL` (the default) fsyncs the log at
+every commit, so a `remember` that returned survives a SIGKILL, an OS crash and a power cut;
+`NORMAL` fsyncs only at checkpoints, so a returned commit survives a SIGKILL of the process but the
+last commits may be rolled back (never half-applied) by a power cut. One writer and any number of
+readers at once (readers open with `readonly=True` and see every committed batch).
 
-Recall is exact: the embeddings of one model version are kept in memory as a float32 matrix
-(loaded on first use, extended by every `remember`), so a query is one matrix-vector product and
-an `argpartition` (≈ 20 ms at 1 M steps of D = 64 on this machine, see `make bench`).
+Recall is exact: the embeddings of one model version are kept in memory (`EmbeddingIndex`,
+loaded on first use, extended by every `remember`, caught up with commits of other connections
+through `PRAGMA data_version`), so a query is one matrix-vector product and an `argpartition`
+(≈ 8 ms at 1 M steps of D = 64 on this machine, see `benchmarks/memory_bench.py`).
 """
 
 from __future__ import annotations
@@ -19,26 +23,48 @@ from __future__ import annotations
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ami.errors import MemoryFormatError, MemoryLookupError, ShapeError
-from ami.memory.schema import migrate, transaction
+from ami.memory.embedding_index import EmbeddingIndex
+from ami.memory.schema import SCHEMA_VERSION, migrate, schema_version, transaction
+
+Synchronous = Literal["FULL", "NORMAL"]
 
 
 @dataclass(frozen=True)
 class Recalled:
     """A remembered moment returned by `recall`."""
 
-    step: int
+    step_id: int
     distance: float
     episode: int
     t: int
     labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EpisodeSteps:
+    """The remembered steps of one episode in time order (`L` steps).
+
+    Attributes:
+        ids: step ids `int64 [L]`.
+        t: step indices in the episode `int64 [L]`.
+        actions: `float32 [L, A]`.
+        embeddings: `float32 [L, D]`.
+        model_versions: the model version of each embedding.
+    """
+
+    ids: np.ndarray
+    t: np.ndarray
+    actions: np.ndarray
+    embeddings: np.ndarray
+    model_versions: tuple[str, ...]
 
 
 class Memory:
@@ -48,29 +74,44 @@ class Memory:
         self._db = connection
         self.path = path
         self.readonly = readonly
-        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # version -> (ids, Z)
-        self._norms: dict[str, np.ndarray] = {}  # version -> squared norms of Z's rows
+        self._indexes: dict[str, EmbeddingIndex] = {}
+        self._synced: dict[str, int] = {}  # version -> `PRAGMA data_version` its index matches
 
     @classmethod
-    def open(cls, path: str | Path, readonly: bool = False) -> Memory:
+    def open(
+        cls, path: str | Path, readonly: bool = False, synchronous: Synchronous = "FULL"
+    ) -> Memory:
         """Open (creating and migrating if needed) the memory file at `path`.
+
+        Args:
+            path: the SQLite file.
+            readonly: open for reading only (any number of readers beside one writer).
+            synchronous: "FULL" (a commit survives a power cut) or "NORMAL" (a commit survives
+                the process being killed; a power cut may roll back the last commits).
 
         Raises:
             MemoryFormatError: not a memory file, corrupt, or from a newer ami.
+            MemoryLookupError: `readonly` and there is no file at `path`.
         """
         path = Path(path)
+        if synchronous not in ("FULL", "NORMAL"):
+            raise MemoryFormatError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
         if readonly and not path.is_file():
             raise MemoryLookupError(f"memory file not found: {path}")
         uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
         try:
             db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
-            if not readonly:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-                migrate(db, str(path))
-            else:
-                _check_version(db, path)
-            db.execute("PRAGMA foreign_keys=ON")
+            try:
+                if not readonly:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute(f"PRAGMA synchronous={synchronous}")
+                    migrate(db, str(path))
+                else:
+                    _check_version(db, path)
+                db.execute("PRAGMA foreign_keys=ON")
+            except BaseException:
+                db.close()
+                raise
         except sqlite3.DatabaseError as exc:
             raise MemoryFormatError(f"{path} is not a readable ami memory file ({exc})") from exc
         return cls(db, path, readonly)
@@ -169,7 +210,9 @@ class Memory:
                         for i in range(n)
                     ),
                 )
-        self._extend_cache(model_version, np.asarray(ids, dtype=np.int64), embeddings)
+        index = self._indexes.get(model_version)
+        if index is not None:
+            index.append(np.asarray(ids, dtype=np.int64), embeddings)
         return ids
 
     def label(self, step: int, name: str) -> None:
@@ -203,7 +246,10 @@ class Memory:
         """Recompute every stored frame's embedding with `encode` under `model_version`.
 
         The old embeddings are replaced (a step has one embedding, tagged with the model that made
-        it); steps without a frame keep theirs. Returns the number of steps re-embedded.
+        it): recall under the old version no longer finds re-embedded steps, and steps without a
+        frame keep their old embedding and version. Each batch is one transaction, so a crash
+        leaves a mix of old and new versions that a second `reembed` completes. Returns the
+        number of steps re-embedded.
         """
         rows = self._db.execute(
             "SELECT step, height, width, pixels FROM frames ORDER BY step"
@@ -217,25 +263,33 @@ class Memory:
                     "UPDATE steps SET embedding = ?, model_version = ? WHERE id = ?",
                     ((z[i].tobytes(), model_version, chunk[i][0]) for i in range(len(chunk))),
                 )
-        self._cache.clear()
-        self._norms.clear()
+        self._indexes.clear()
+        self._synced.clear()
         return len(rows)
 
     # ------------------------------------------------------------------------------- reading
-    def recall(self, z: np.ndarray, k: int, model_version: str) -> list[Recalled]:
-        """The `k` remembered steps of `model_version` whose embeddings are nearest to `z [D]`."""
-        ids, matrix = self._embeddings(model_version)
-        if len(ids) == 0:
+    def recall(self, z: np.ndarray, k: int, model_version: str | None = None) -> list[Recalled]:
+        """The `k` remembered steps nearest to `z [D]` (exact Euclidean), nearest first.
+
+        Args:
+            z: the query embedding `float32 [D]`.
+            k: how many (fewer when the memory holds fewer).
+            model_version: search the embeddings of this model; by default the newest version
+                (that of the most recently remembered step). Versions are never mixed: their
+                embedding spaces differ.
+        """
+        version = self.newest_model_version() if model_version is None else model_version
+        if version is None:
             return []
-        query = np.asarray(z, dtype=np.float32).reshape(-1)
-        if query.shape[0] != matrix.shape[1]:
-            raise ShapeError(f"recall: z has size {query.shape[0]}, memory holds {matrix.shape[1]}")
-        # ||m - q||² = ||m||² - 2 m·q + ||q||², with ||m||² cached alongside the matrix.
-        squared = self._norms[model_version] - 2 * (matrix @ query) + float(query @ query)
-        k = min(k, len(ids))
-        nearest = np.argpartition(squared, k - 1)[:k]
-        nearest = nearest[np.argsort(squared[nearest])]
-        return [self._recalled(int(ids[i]), float(np.sqrt(max(squared[i], 0.0)))) for i in nearest]
+        ids, distances = self._index(version).nearest(z, k)
+        return [self._recalled(int(i), float(d)) for i, d in zip(ids, distances, strict=True)]
+
+    def newest_model_version(self) -> str | None:
+        """The model version of the most recently remembered step (None for an empty memory)."""
+        row = self._db.execute(
+            "SELECT model_version FROM steps ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def find(self, name: str) -> list[int]:
         """Steps labelled `name` (oldest first)."""
@@ -286,6 +340,26 @@ class Memory:
         actions = np.stack([np.frombuffer(a, dtype=np.float32) for a, *_ in rows])
         return frames, actions
 
+    def steps(self, episode: int) -> EpisodeSteps:
+        """Ids, t, actions and embeddings of every remembered step of `episode`, in time order."""
+        rows = self._db.execute(
+            "SELECT id, t, action, embedding, model_version FROM steps WHERE episode = ? "
+            "ORDER BY t, id",
+            (episode,),
+        ).fetchall()
+        if not rows:
+            raise MemoryLookupError(f"episode {episode} has no remembered steps in {self.path}")
+        sizes = {len(r[3]) for r in rows}
+        if len(sizes) > 1:
+            raise ShapeError(f"episode {episode} mixes embedding sizes {sorted(sizes)}; reembed it")
+        return EpisodeSteps(
+            ids=np.array([r[0] for r in rows], dtype=np.int64),
+            t=np.array([r[1] for r in rows], dtype=np.int64),
+            actions=np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows]),
+            embeddings=np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows]),
+            model_versions=tuple(str(r[4]) for r in rows),
+        )
+
     def embeddings_by_episode(
         self, model_version: str
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -293,9 +367,12 @@ class Memory:
         rows = self._db.execute(
             "SELECT id, episode, t FROM steps WHERE model_version = ? ORDER BY id", (model_version,)
         ).fetchall()
-        ids, matrix = self._embeddings(model_version)
+        index = self._index(model_version)
         meta = np.array(rows, dtype=np.int64).reshape(-1, 3)
-        return ids, matrix, meta[:, 1], meta[:, 2]
+        if not np.array_equal(meta[:, 0], np.sort(index.ids)):
+            raise MemoryLookupError(f"memory {self.path} changed while it was read; read again")
+        order = np.argsort(index.ids, kind="stable")
+        return index.ids[order], index.matrix[order], meta[:, 1], meta[:, 2]
 
     def episode_ids(self) -> list[int]:
         """Every remembered episode id, oldest first."""
@@ -310,13 +387,52 @@ class Memory:
         return [tuple(r) for r in self._db.execute("SELECT * FROM edges")]  # type: ignore[misc]
 
     def stats(self) -> dict[str, Any]:
-        """Counts, model versions and file size, for people."""
+        """Counts, model versions (with their step counts), schema version and file sizes."""
         count = {
             table: int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
             for table in ("sessions", "episodes", "steps", "frames", "labels", "nodes", "edges")
         }
-        versions = [r[0] for r in self._db.execute("SELECT DISTINCT model_version FROM steps")]
-        return {**count, "model_versions": versions, "bytes": self.path.stat().st_size}
+        versions = dict(
+            self._db.execute(
+                "SELECT model_version, COUNT(*) FROM steps GROUP BY model_version ORDER BY MIN(id)"
+            ).fetchall()
+        )
+        wal = self.path.with_name(self.path.name + "-wal")
+        return {
+            **count,
+            "model_versions": versions,
+            "schema_version": schema_version(self._db),
+            "bytes": self.path.stat().st_size,
+            "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+        }
+
+    def records(self, embeddings: bool = False) -> Iterator[dict[str, Any]]:
+        """Every step as plain data, oldest first, for people to look inside.
+
+        Each record holds step, episode, world, t, time, action, model version and labels, and
+        the embedding when `embeddings`.
+        """
+        labels: dict[int, list[str]] = {}
+        for step, name in self._db.execute("SELECT step, name FROM labels ORDER BY id"):
+            labels.setdefault(int(step), []).append(str(name))
+        rows = self._db.execute(
+            "SELECT s.id, s.episode, e.world, s.t, s.time, s.action, s.embedding, s.model_version "
+            "FROM steps s JOIN episodes e ON e.id = s.episode ORDER BY s.id"
+        )
+        for step, episode, world, t, when, action, embedding, version in rows:
+            record = {
+                "step": step,
+                "episode": episode,
+                "world": world,
+                "t": t,
+                "time": when,
+                "action": np.frombuffer(action, dtype=np.float32).tolist(),
+                "model_version": version,
+                "labels": labels.get(step, []),
+            }
+            if embeddings:
+                record["embedding"] = np.frombuffer(embedding, dtype=np.float32).tolist()
+            yield record
 
     def integrity_check(self) -> str:
         """SQLite's `PRAGMA integrity_check` ("ok" when the file is sound)."""
@@ -326,29 +442,40 @@ class Memory:
     def _next_id(self) -> int:
         return int(self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM steps").fetchone()[0])
 
-    def _embeddings(self, version: str) -> tuple[np.ndarray, np.ndarray]:
-        if version not in self._cache:
-            rows = self._db.execute(
-                "SELECT id, embedding FROM steps WHERE model_version = ? ORDER BY id", (version,)
-            ).fetchall()
+    def _index(self, version: str) -> EmbeddingIndex:
+        """The embedding index of `version`, loaded on first use, caught up with others' commits.
+
+        Steps that other connections committed since are appended; a re-embedding (a count that
+        no longer matches) reloads the index.
+        """
+        data_version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        index = self._indexes.get(version)
+        if index is not None and self._synced[version] != data_version:
+            self._load(index, version, after=index.last_id)
+            (count,) = self._db.execute(
+                "SELECT COUNT(*) FROM steps WHERE model_version = ?", (version,)
+            ).fetchone()
+            if count != index.size:  # rows changed version or interleaved: start again
+                index = None
+        if index is None:
+            row = self._db.execute(
+                "SELECT LENGTH(embedding) FROM steps WHERE model_version = ? LIMIT 1", (version,)
+            ).fetchone()
+            index = EmbeddingIndex(0 if row is None else int(row[0]) // 4)
+            self._load(index, version, after=0)
+        self._indexes[version] = index
+        self._synced[version] = data_version
+        return index
+
+    def _load(self, index: EmbeddingIndex, version: str, after: int) -> None:
+        rows = self._db.execute(
+            "SELECT id, embedding FROM steps WHERE model_version = ? AND id > ? ORDER BY id",
+            (version, after),
+        ).fetchall()
+        if rows:
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            matrix = (
-                np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-                if rows
-                else np.zeros((0, 0), np.float32)
-            )
-            self._set_cache(version, ids, matrix)
-        return self._cache[version]
-
-    def _extend_cache(self, version: str, ids: np.ndarray, embeddings: np.ndarray) -> None:
-        if version in self._cache:
-            old_ids, old = self._cache[version]
-            matrix = embeddings if old.size == 0 else np.concatenate([old, embeddings])
-            self._set_cache(version, np.concatenate([old_ids, ids]), matrix)
-
-    def _set_cache(self, version: str, ids: np.ndarray, matrix: np.ndarray) -> None:
-        self._cache[version] = (ids, matrix)
-        self._norms[version] = np.einsum("nd,nd->n", matrix, matrix)
+            blob = b"".join(r[1] for r in rows)
+            index.append(ids, np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1))
 
     def _labels(self, step: int) -> tuple[str, ...]:
         rows = self._db.execute("SELECT name FROM labels WHERE step = ? ORDER BY id", (step,))
@@ -366,8 +493,6 @@ def _decode_frame(height: int, width: int, blob: bytes) -> np.ndarray:
 
 
 def _check_version(db: sqlite3.Connection, path: Path) -> None:
-    from ami.memory.schema import SCHEMA_VERSION, schema_version
-
     found = schema_version(db)
     if found != SCHEMA_VERSION:
         raise MemoryFormatError(
