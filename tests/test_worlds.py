@@ -278,25 +278,60 @@ def test_every_world_keeps_the_obs_contract(name):
         assert env.observation_space.contains(obs)
         assert obs["pixels"].dtype == np.uint8 and obs["pixels"].shape[2] == 3
         assert obs["state"].dtype == np.float32
-        assert info["goal_state"].dtype == np.float32 and info["goal_state"].shape == (2,)
+        assert info["goal_state"].dtype == np.float32 and info["goal_state"].ndim == 1
         assert isinstance(info["distance"], float) and isinstance(info["is_success"], bool)
         obs, _, _, _, info = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
     assert env.action_space == spaces.Box(-1.0, 1.0, env.action_space.shape, np.float32)
     assert env.goal_pixels().shape == obs["pixels"].shape
 
 
+STATE_ACCESSORS = {
+    "two_room": ("agent_position", "goal_position"),
+    "maze": ("agent_position", "goal_position"),
+    "push_t": ("pusher_position", "block_pose", "goal_pose"),
+    "reacher": ("joint_angles", "joint_velocities", "goal_configuration"),
+}
+
+
+def test_every_registered_world_is_covered_by_the_contract_tests():
+    assert set(names()) == set(STATE_ACCESSORS)
+
+
+@pytest.mark.parametrize("name", names())
+def test_every_world_resets_exactly_to_its_own_states(name):
+    env = make(name)
+    obs, _ = env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    states = [obs["state"]]
+    for _ in range(15):
+        states.append(env.step(rng.uniform(-1, 1, env.action_space.shape))[0]["state"])
+    start, goal = states[5].astype(np.float64), states[15].astype(np.float64)
+    options = env.unwrapped.reset_options(start, goal)
+    if options is None:  # PushT: the pusher touching the block; try an untouched state
+        start = states[0].astype(np.float64)
+        options = env.unwrapped.reset_options(start, goal)
+    obs, info = env.reset(seed=99, options=options)
+    np.testing.assert_allclose(obs["state"], start, atol=1e-5)
+    goal_part = info["goal_state"]
+    assert any(
+        np.allclose(goal_part, goal[i : i + len(goal_part)], atol=1e-5)
+        for i in range(len(goal) - len(goal_part) + 1)
+    )
+
+
 @pytest.mark.parametrize("name", names())
 def test_every_world_returns_arrays_that_do_not_alias_its_state(name):
     env = make(name)
     env.reset(seed=0)
-    expected = env.step(np.zeros(2, np.float32))[0]
+    zero = np.zeros(env.action_space.shape, np.float32)
+    expected = env.step(zero)[0]
     obs, info = env.reset(seed=0)
     goal_view = env.goal_pixels()
     for array in (obs["pixels"], obs["state"], info["goal_state"], goal_view):
         array[...] = 0
-    env.agent_position()[...] = 0
-    env.goal_position()[...] = 0
-    again = env.step(np.zeros(2, np.float32))[0]
+    for accessor in STATE_ACCESSORS[name]:
+        getattr(env, accessor)()[...] = 0
+    again = env.step(zero)[0]
     np.testing.assert_array_equal(again["pixels"], expected["pixels"])
     np.testing.assert_array_equal(again["state"], expected["state"])
     assert env.goal_pixels().any()

@@ -16,10 +16,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ami.cli_bench import bench_app
 from ami.cli_memory import memory_app
 from ami.device import resolve_device, seed_everything
 from ami.errors import AmiError, ConfigError
-from ami.evaluation.protocols import PROTOCOLS, protocol_by_name
+from ami.evaluation.protocols import PROTOCOLS, protocol_by_name, protocols_of
 from ami.experience import CollectConfig
 from ami.model import WorldModel
 from ami.pipeline import run_collect, run_demo, run_eval, run_train
@@ -38,6 +39,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 app.add_typer(memory_app, name="memory")
+app.add_typer(bench_app, name="bench")
 
 PresetOption = Annotated[
     str, typer.Option(help=f"Named settings to start from: {', '.join(PRESETS)}.")
@@ -134,7 +136,9 @@ def evaluate_command(
     out: Annotated[Path, typer.Option(help="Folder for results.json and the report.")],
     protocol: Annotated[
         list[str] | None,
-        typer.Option(help=f"Protocol(s), repeatable: {', '.join(PROTOCOLS)} (default: all)."),
+        typer.Option(
+            help=f"Protocol(s), repeatable: {', '.join(PROTOCOLS)} (default: all the world's)."
+        ),
     ] = None,
     episodes: Annotated[int, typer.Option(help="Episodes per protocol.")] = 50,
     solver: Annotated[
@@ -162,7 +166,9 @@ def evaluate_command(
             model=world_model.config,
             window=replace(recipe.window, frameskip=world_model.config.frameskip),
         )
-    protocols = [protocol_by_name(name, episodes) for name in (protocol or list(PROTOCOLS))]
+    world = recipe.collect.world
+    names = protocol or protocols_of(world)
+    protocols = [protocol_by_name(name, episodes, world) for name in names]
     document = run_eval(world_model, recipe, protocols, out, progress=not quiet)
     _print_results(document)
     console.print(f"report: {out / 'report.html'}")

@@ -10,6 +10,7 @@ import json
 import platform
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +25,7 @@ from ami.config import config_to_dict
 from ami.errors import DatasetError
 from ami.evaluation.episodes_gif import write_episodes_gif
 from ami.evaluation.plots import plot_success_bars, plot_training_curves, read_metrics
-from ami.evaluation.protocols import EvalProtocol, protocol_by_name
+from ami.evaluation.protocols import EvalProtocol, protocol_by_name, protocols_of
 from ami.evaluation.report import write_html_report
 from ami.evaluation.runner import ProtocolResult, evaluate
 from ami.experience import CollectConfig, ExperienceDataset, WindowDataset, collect_to_file
@@ -44,9 +45,18 @@ def run_collect(config: CollectConfig, path: Path, progress: bool = True) -> Pat
 
 
 def run_train(
-    recipe: Recipe, data: Path, run_dir: Path, device: torch.device, progress: bool = True
+    recipe: Recipe,
+    data: Path,
+    run_dir: Path,
+    device: torch.device,
+    progress: bool = True,
+    callbacks: Sequence[Callable[[WorldModel, int], None]] = (),
 ) -> tuple[WorldModel, TrainResult]:
-    """Train a world model on the dataset at `data`; writes checkpoint, metrics and curves."""
+    """Train a world model on the dataset at `data`; writes checkpoint, metrics and curves.
+
+    `callbacks` are called with `(model, step)` at every logged step (e.g. to evaluate the model
+    part-way through training).
+    """
     check_dataset_fits(recipe, data)
     windows = WindowDataset.from_file(data, recipe.window, progress=progress)
     train_windows, valid_windows = windows.split(recipe.valid_fraction, seed=recipe.train.seed)
@@ -62,9 +72,17 @@ def run_train(
         run_dir,
         metadata={"world": recipe.collect.world, "dataset": str(data), "recipe": recipe.name},
         progress=progress,
+        callbacks=[_with_model(callback, model) for callback in callbacks],
     )
     plot_training_curves(read_metrics(run_dir / METRICS_FILE), run_dir / "training_curves.png")
     return model, result
+
+
+def _with_model(
+    callback: Callable[[WorldModel, int], None], model: WorldModel
+) -> Callable[[int, dict[str, float]], None]:
+    """A trainer callback `(step, metrics)` that calls `callback(model, step)`."""
+    return lambda step, _metrics: callback(model, step)
 
 
 def check_dataset_fits(recipe: Recipe, data: Path) -> None:
@@ -147,15 +165,16 @@ def run_eval(
 def run_demo(
     recipe: Recipe, out_dir: Path, device: torch.device, progress: bool = True
 ) -> dict[str, Any]:
-    """Collect, train, evaluate on both TwoRoom protocols and write the report into `out_dir`."""
+    """Collect, train, evaluate on the world's protocols and write the report into `out_dir`."""
     started = time.perf_counter()
     data = out_dir / "data" / "experience.h5"
     run_collect(recipe.collect, data, progress=progress)
     collected = time.perf_counter()
     model, trained = run_train(recipe, data, out_dir / "run", device, progress=progress)
     train_minutes = (time.perf_counter() - collected) / 60
+    world = recipe.collect.world
     protocols = [
-        protocol_by_name(name, episodes=recipe.eval_episodes) for name in ("cross_room", "anchor")
+        protocol_by_name(name, recipe.eval_episodes, world) for name in protocols_of(world)
     ]
     facts = {
         "recipe": recipe.name,
@@ -189,19 +208,30 @@ def machine_facts() -> dict[str, Any]:
 
 
 def git_revision() -> str:
-    """The current git commit of the working tree (or "unknown")."""
+    """The current git commit of the source tree, "-dirty" when `src/` has uncommitted changes."""
+    here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(
+        revision = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             capture_output=True,
             text=True,
             check=True,
             timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
+            cwd=here,
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+            cwd=here,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return out.stdout.strip() or "unknown"
+    if not revision:
+        return "unknown"
+    return f"{revision}-dirty" if changes else revision
 
 
 def with_eval_episodes(recipe: Recipe, episodes: int) -> Recipe:

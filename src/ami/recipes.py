@@ -2,8 +2,9 @@
 
 A recipe is plain data: it is saved as `recipe.json` with every run and can be loaded back
 (`load_recipe`), so a figure can always be traced to the exact settings that produced it. Named
-presets are plain instances: `demo` (the `ami demo` default, sized for ≤ 10 minutes on 2 CPU
-cores) and `tiny` (seconds, for tests and smoke runs).
+presets are plain instances: `demo` (the `ami demo` default, TwoRoom, sized for ≤ 10 minutes on 2
+CPU cores), `tiny` (seconds, for tests and smoke runs), and `push_t` and `reacher` (the benchmark
+table's).
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from ami.config import config_from_dict, config_to_dict, require_in_range, requi
 from ami.errors import ConfigError
 from ami.experience import CollectConfig, WindowConfig
 from ami.model import EncoderConfig, PredictorConfig, WorldModelConfig
-from ami.planning import CEMConfig, MPCConfig, SolverConfig
+from ami.planning import (
+    CEMConfig,
+    GradientConfig,
+    ICEMConfig,
+    MPCConfig,
+    MPPIConfig,
+    PredictiveSamplingConfig,
+    SolverConfig,
+)
 from ami.training import ObjectiveConfig, TrainConfig
 
 
@@ -88,6 +97,15 @@ class Recipe:
         require_positive("Recipe", "eval_episodes", self.eval_episodes)
 
 
+# Every solver at about the CEM budget (200 candidates x 4 iterations), so they compare fairly.
+MATCHED_SOLVERS = SolverConfig(
+    cem=CEMConfig(samples=200, elites=20, iterations=4),
+    icem=ICEMConfig(samples=200, elites=20, iterations=4),
+    mppi=MPPIConfig(samples=200, iterations=4),
+    gradient=GradientConfig(samples=16, iterations=25),
+    predictive_sampling=PredictiveSamplingConfig(samples=200, iterations=4),
+)
+
 DEMO = Recipe(
     name="demo",
     collect=CollectConfig(world="two_room", episodes=1000, steps_per_episode=100, policy="mixed"),
@@ -99,7 +117,7 @@ DEMO = Recipe(
     ),
     train=TrainConfig(steps=1500, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
     planner=PlannerConfig(
-        solver=SolverConfig(cem=CEMConfig(samples=200, elites=20, iterations=4)),
+        solver=MATCHED_SOLVERS,
         mpc=MPCConfig(horizon=10, execute=1),
         cost=GoalCostConfig(reduce="min", action_weight=0.01),
     ),
@@ -128,7 +146,34 @@ TINY = Recipe(
     gif_episodes=1,
 )
 
-PRESETS = {"demo": DEMO, "tiny": TINY}
+# The benchmark table's recipes (`ami bench table`): the demo's model and planner, sized for PushT
+# and Reacher. One model step is a block of 5 env steps (LeWM's frameskip), so the anchors' budget
+# of 50 env steps is 10 plans.
+PUSH_T = Recipe(
+    name="push_t",
+    collect=CollectConfig(
+        world="push_t", episodes=1000, steps_per_episode=100, policy="mixed", expert_fraction=0.8
+    ),
+    window=WindowConfig(length=4, frameskip=5),
+    model=DEMO.model,
+    train=TrainConfig(steps=6000, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
+    planner=DEMO.planner,
+    eval_episodes=50,
+)
+
+REACHER = Recipe(
+    name="reacher",
+    collect=CollectConfig(
+        world="reacher", episodes=1000, steps_per_episode=100, policy="mixed", expert_fraction=0.8
+    ),
+    window=WindowConfig(length=4, frameskip=5),
+    model=DEMO.model,
+    train=TrainConfig(steps=3000, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
+    planner=DEMO.planner,
+    eval_episodes=50,
+)
+
+PRESETS = {"demo": DEMO, "tiny": TINY, "push_t": PUSH_T, "reacher": REACHER}
 
 
 def preset(name: str) -> Recipe:

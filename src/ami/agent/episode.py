@@ -7,7 +7,7 @@ The loop knows no recorder, memory or logger: anything that wants the steps pass
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium
@@ -44,6 +44,8 @@ class EpisodeOutcome:
     final_distance: float
     first_pixels: np.ndarray
     goal_pixels: np.ndarray
+    # each other `<name>_success` flag of the world's info: whether it was true at some step
+    also_reached: dict[str, bool] = field(default_factory=dict)
 
 
 Listener = Callable[[Step], None]
@@ -76,6 +78,7 @@ def run_episode(
     agent.begin(goal)
     first = obs["pixels"]
     success = bool(info.get("is_success", False))
+    also_reached = _other_successes(info, {})
     steps = 0
     while not success and steps < budget:
         action = agent.act(obs["pixels"])
@@ -85,13 +88,25 @@ def run_episode(
             listener(step)
         steps += 1
         success = bool(info.get("is_success", False))
+        also_reached = _other_successes(info, also_reached)
     return EpisodeOutcome(
         success=success,
         steps=steps,
         final_distance=float(info.get("distance", float("nan"))),
         first_pixels=first,
         goal_pixels=goal,
+        also_reached=also_reached,
     )
+
+
+def _other_successes(info: dict[str, Any], so_far: dict[str, bool]) -> dict[str, bool]:
+    """`so_far` updated with the info flags `<name>_success` other than `is_success`."""
+    flags = {
+        key.removesuffix("_success"): bool(value)
+        for key, value in info.items()
+        if key.endswith("_success") and key != "is_success"
+    }
+    return {name: so_far.get(name, False) or flags.get(name, False) for name in so_far | flags}
 
 
 class FrameRecorder:

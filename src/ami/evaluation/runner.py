@@ -27,6 +27,7 @@ class ProtocolResult:
     mean_steps_to_success: float
     outcomes: list[bool]
     recorded: list[EpisodeFrames] = field(default_factory=list)
+    other_success_rates: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as plain data (recorded frames left out)."""
@@ -39,6 +40,7 @@ class ProtocolResult:
             "plan_ms_per_call": self.plan_ms_per_call,
             "plan_seconds_per_episode": self.plan_seconds_per_episode,
             "mean_steps_to_success": self.mean_steps_to_success,
+            "other_success_rates": self.other_success_rates,
             "protocol": self.protocol.as_dict(),
             "description": self.protocol.description,
         }
@@ -64,19 +66,16 @@ def evaluate(
     Returns:
         The figures, and the recorded episodes.
     """
-    env = make(
-        protocol.world,
-        **{
-            **(world_overrides or {}),
-            "success_radius": protocol.success_radius,
-            "max_episode_steps": protocol.budget,
-        },
-    )
+    settings = {**(world_overrides or {}), "max_episode_steps": protocol.budget}
+    if protocol.success_radius is not None:
+        settings["success_radius"] = protocol.success_radius
+    env = make(protocol.world, **settings)
     specs = episode_specs(protocol, env)
     action_dim = int(np.prod(env.action_space.shape or ()))
     outcomes, steps_to_success, plan_seconds, plan_calls = [], [], [], []
     recorded: list[EpisodeFrames] = []
     random_outcomes = []
+    also_reached: list[dict[str, bool]] = []
     with _bar(progress) as bar:
         task = bar.add_task(f"{protocol.name}: agent", total=len(specs))
         for index, spec in enumerate(specs):
@@ -86,6 +85,7 @@ def evaluate(
                 env, agent, spec.options, protocol.budget, spec.goal_pixels, listeners
             )
             outcomes.append(outcome.success)
+            also_reached.append(outcome.also_reached)
             if outcome.success:
                 steps_to_success.append(outcome.steps)
             if isinstance(agent, PlanningAgent):
@@ -120,6 +120,10 @@ def evaluate(
         else float("nan"),
         outcomes=outcomes,
         recorded=recorded,
+        other_success_rates={
+            name: float(np.mean([reached.get(name, False) for reached in also_reached]))
+            for name in sorted(set().union(*also_reached))
+        },
     )
 
 

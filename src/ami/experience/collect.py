@@ -23,13 +23,16 @@ from ami.experience._progress import progress_bar
 from ami.experience.dataset import Episode, write_dataset
 from ami.experience.maze_expert import MazeExpert
 from ami.experience.policies import MixedPolicy, Policy, RandomPolicy, TwoRoomExpert
+from ami.experience.push_t_expert import PushTExpert
+from ami.experience.reacher_expert import ReacherExpert
 from ami.worlds import make
 from ami.worlds.maze import Maze
+from ami.worlds.push_t import PushT
+from ami.worlds.reacher import Reacher
 from ami.worlds.two_room import TwoRoom
-from ami.worlds.walled_arena import WalledArena
 
 POLICIES = ("expert", "random", "mixed")
-EXPERT_WORLDS = ("two_room", "maze")
+EXPERT_WORLDS = ("two_room", "maze", "push_t", "reacher")
 
 
 @dataclass(frozen=True)
@@ -126,25 +129,29 @@ def _policy(config: CollectConfig, env: gymnasium.Env) -> Policy:
     random = RandomPolicy(int(shape[0]))
     if config.policy == "random":
         return random
-    world = env.unwrapped
-    expert: Policy
-    if isinstance(world, TwoRoom):
-        expert = TwoRoomExpert(world.config)
-    elif isinstance(world, Maze):
-        expert = MazeExpert(world.config)
-    else:
-        raise ConfigError(
-            f"the scripted expert needs a TwoRoom or Maze world, got {type(world).__name__}"
-        )
+    expert = _expert(env.unwrapped)
     if config.policy == "expert":
         return expert
     return MixedPolicy([expert, random], [config.expert_fraction, 1.0 - config.expert_fraction])
 
 
+def _expert(world: gymnasium.Env) -> Policy:
+    """The scripted expert of `world` (the worlds in `EXPERT_WORLDS` have one)."""
+    if isinstance(world, TwoRoom):
+        return TwoRoomExpert(world.config)
+    if isinstance(world, Maze):
+        return MazeExpert(world.config)
+    if isinstance(world, PushT):
+        return PushTExpert(world.config)
+    if isinstance(world, Reacher):
+        return ReacherExpert()
+    raise ConfigError(f"no scripted expert for a {type(world).__name__} world")
+
+
 def _episodes(
     config: CollectConfig, env: gymnasium.Env, policy: Policy, progress: bool
 ) -> Iterator[Episode]:
-    steps_past_end = isinstance(env.unwrapped, WalledArena)
+    steps_past_end = getattr(env.unwrapped, "steps_past_end", False)
     with progress_bar(progress, f"collecting {config.world}", total=config.episodes) as advance:
         for i in range(config.episodes):
             obs, info = env.reset(seed=config.seed + i)

@@ -14,6 +14,8 @@ import gymnasium
 from ami.config import replace_config
 from ami.errors import ConfigError, UnknownWorldError
 from ami.worlds.maze import Maze, MazeConfig
+from ami.worlds.push_t import make_push_t
+from ami.worlds.reacher import make_reacher
 from ami.worlds.two_room import TwoRoom, TwoRoomConfig
 
 _FACTORIES: dict[str, Callable[..., gymnasium.Env]] = {}
@@ -52,6 +54,8 @@ def make_maze(render_mode: str | None = "rgb_array", **config_overrides: Any) ->
 
 register("two_room", make_two_room)
 register("maze", make_maze)
+register("push_t", make_push_t)
+register("reacher", make_reacher)
 
 GYMNASIUM_ID = "ami/TwoRoom-v0"
 if GYMNASIUM_ID not in gymnasium.registry:

@@ -16,7 +16,7 @@ image. The goal is never drawn; `goal_pixels()` is the view with the agent stand
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
@@ -41,6 +41,8 @@ class WalledArena(gymnasium.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+    steps_past_end: ClassVar[bool] = True  # stepping on after success or truncation is defined
+    draws_its_goal: ClassVar[bool] = False  # frames do not show the goal
 
     def __init__(
         self,
@@ -151,6 +153,13 @@ class WalledArena(gymnasium.Env):
                     ny = max(ny, y1)
         y = min(max(ny, r), 1 - r)
         self._agent[0], self._agent[1] = x, y
+
+    def reset_options(self, start: np.ndarray, goal: np.ndarray) -> dict[str, np.ndarray] | None:
+        """Reset options putting the agent at true state `start` [2] with the goal at `goal` [2]."""
+        return {
+            "agent": np.asarray(start[:2], np.float64),
+            "goal": np.asarray(goal[:2], np.float64),
+        }
 
     # --- gymnasium ----------------------------------------------------------------------------
     def reset(

@@ -1,0 +1,102 @@
+"""The benchmark table: trains or reuses a model per world, one row per world and solver."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+import ami.bench_table as bench_table
+from ami.bench_table import TableConfig, plot_curves, rich_table, run_table, write_results
+from ami.errors import ConfigError
+from ami.recipes import TINY
+
+TINY_PUSH_T = replace(
+    TINY, name="tiny_push_t", collect=replace(TINY.collect, world="push_t", policy="expert")
+)
+
+
+@pytest.fixture
+def tiny_recipes(monkeypatch):
+    recipes = {"two_room": TINY, "push_t": TINY_PUSH_T}
+    monkeypatch.setattr(bench_table, "TABLE_RECIPES", recipes)
+    return recipes
+
+
+def count_training(monkeypatch) -> list[str]:
+    trained: list[str] = []
+    real = bench_table.run_train
+
+    def counting(recipe, *args, **kwargs):
+        trained.append(recipe.collect.world)
+        return real(recipe, *args, **kwargs)
+
+    monkeypatch.setattr(bench_table, "run_train", counting)
+    return trained
+
+
+def test_table_has_a_row_per_world_and_solver_and_reuses_models(
+    tiny_recipes, monkeypatch, tmp_path: Path
+):
+    trained = count_training(monkeypatch)
+    config = TableConfig(
+        worlds=("two_room", "push_t"),
+        solvers=("cem", "mppi"),
+        episodes=2,
+        curve_points=1,
+        curve_episodes=2,
+    )
+    document = run_table(config, tmp_path / "models", torch.device("cpu"), progress=False)
+    assert trained == ["two_room", "push_t"]
+    rows = document["rows"]
+    assert [(r["world"], r["solver"]) for r in rows] == [
+        ("two_room", "cem"), ("two_room", "mppi"), ("push_t", "cem"), ("push_t", "mppi"),
+    ]  # fmt: skip
+    for row in rows:
+        assert 0 <= row["success_rate"] <= 1 and 0 <= row["random_success_rate"] <= 1
+        assert row["plan_seconds"] > 0 and row["train_minutes"] > 0
+        assert row["episodes"] == 2
+    for world in ("two_room", "push_t"):
+        facts = document["worlds"][world]
+        assert facts["curve"]["step"] == [30]  # halfway through TINY's 60 steps
+        assert len(facts["curve"]["success_rate"]) == 1
+        assert facts["protocol"]["world"] == world and facts["protocol"]["budget"] == 50
+
+    again = run_table(
+        replace(config, solvers=("cem",)), tmp_path / "models", torch.device("cpu"), False
+    )
+    assert trained == ["two_room", "push_t"]  # same recipes: loaded, not trained again
+    assert (
+        again["worlds"]["push_t"]["train_minutes"] == document["worlds"]["push_t"]["train_minutes"]
+    )
+    same_cem = [r["success_rate"] for r in rows if r["solver"] == "cem"]
+    assert [r["success_rate"] for r in again["rows"]] == same_cem  # fixed seeds: reproducible
+
+    run_table(
+        replace(config, worlds=("push_t",), solvers=("cem",), train_steps=40),
+        tmp_path / "models",
+        torch.device("cpu"),
+        False,
+    )
+    assert trained == ["two_room", "push_t", "push_t"]  # another recipe: trained again
+
+    out = write_results(document, tmp_path / "table.json", "ami bench table")
+    written = json.loads(out.read_text())
+    assert written["command"] == "ami bench table" and written["rows"] == rows
+    assert {"date", "machine", "git_revision"} <= written.keys()
+    assert plot_curves(document, tmp_path / "curve.png").stat().st_size > 1000
+    assert rich_table(document).row_count == 4
+
+
+def test_table_config_is_validated(tiny_recipes):
+    with pytest.raises(ConfigError, match="worlds"):
+        TableConfig(worlds=("three_room",))
+    with pytest.raises(ConfigError, match="solvers"):
+        TableConfig(worlds=("two_room",), solvers=("annealing",))
+    with pytest.raises(ConfigError, match="episodes"):
+        TableConfig(worlds=("two_room",), episodes=0)
+    with pytest.raises(ConfigError, match="train_steps"):
+        TableConfig(worlds=("two_room",), train_steps=0)
