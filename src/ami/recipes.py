@@ -156,7 +156,7 @@ PUSH_T = Recipe(
     ),
     window=WindowConfig(length=4, frameskip=5),
     model=DEMO.model,
-    train=TrainConfig(steps=3000, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
+    train=TrainConfig(steps=1500, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
     planner=DEMO.planner,
     eval_episodes=50,
 )
@@ -168,7 +168,7 @@ REACHER = Recipe(
     ),
     window=WindowConfig(length=4, frameskip=5),
     model=DEMO.model,
-    train=TrainConfig(steps=2000, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
+    train=TrainConfig(steps=1500, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
     planner=DEMO.planner,
     eval_episodes=50,
 )
