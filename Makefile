@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 TORCH_VERSION ?= 2.13.0
 DEMO_OUT ?= ami-demo
 
-.PHONY: help venv demo test test-fast bench bench-maze ablation lint format clean
+.PHONY: help venv demo test test-fast bench bench-maze bench-understanding ablation lint format clean
 
 help:  ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -30,12 +30,15 @@ test: venv  ## Run the whole test suite (slow end-to-end tests included)
 test-fast: venv  ## Run the tests without the slow end-to-end ones
 	$(PY) -m pytest -q -m "not slow"
 
-bench: venv  ## Measure env steps/s, training frames/s, planning latency, demo success -> benchmarks/results/bench.json
+bench: venv  ## Env steps/s, training frames/s (fp32/bf16/compile, 1 and 2 procs), collection, planning latency+GFLOP/s, demo success -> benchmarks/results/bench.json
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/memory_bench.py
 
 bench-maze: venv  ## Far goals in the Maze: hierarchical vs flat vs random, lava entries -> benchmarks/results/maze.json (~15 min)
 	$(PY) benchmarks/maze_bench.py
+
+bench-understanding: venv  ## Probes and surprise of the demo's TwoRoom and the table's PushT models -> benchmarks/results/probe.json, surprise.json
+	$(PY) benchmarks/understanding_bench.py
 
 ablation: venv  ## Planner ablation (energy reduction, held actions) on the model `make bench` trained
 	$(PY) benchmarks/planner_ablation.py --model benchmarks/.demo/run/checkpoint

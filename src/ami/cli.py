@@ -18,6 +18,8 @@ from rich.table import Table
 
 from ami.cli_bench import bench_app
 from ami.cli_memory import memory_app
+from ami.cli_understanding import probe, surprise
+from ami.config import replace_config
 from ami.device import resolve_device, seed_everything
 from ami.errors import AmiError, ConfigError
 from ami.evaluation.protocols import PROTOCOLS, protocol_by_name, protocols_of
@@ -26,6 +28,7 @@ from ami.model import WorldModel
 from ami.pipeline import run_collect, run_demo, run_eval, run_train
 from ami.planning import SOLVERS
 from ami.recipes import PRESETS, Recipe, load_recipe, preset, with_seed, with_solver
+from ami.training.distributed import distributed_session
 
 app = typer.Typer(
     add_completion=False,
@@ -40,6 +43,8 @@ app = typer.Typer(
 console = Console(stderr=True)
 app.add_typer(memory_app, name="memory")
 app.add_typer(bench_app, name="bench")
+app.command(name="probe")(probe)
+app.command(name="surprise")(surprise)
 
 PresetOption = Annotated[
     str, typer.Option(help=f"Named settings to start from: {', '.join(PRESETS)}.")
@@ -91,6 +96,9 @@ def collect(
     steps: Annotated[int, typer.Option(help="Env steps per episode.")] = 100,
     policy: Annotated[str, typer.Option(help="expert, random or mixed.")] = "mixed",
     image_size: Annotated[int, typer.Option(help="Rendered image side in pixels.")] = 64,
+    workers: Annotated[
+        int, typer.Option(help="Processes collecting episode ranges (same file as serial).")
+    ] = 1,
     seed: SeedOption = 0,
     quiet: QuietOption = False,
 ) -> None:
@@ -103,7 +111,7 @@ def collect(
         seed=seed,
         image_size=image_size,
     )
-    path = run_collect(config, out, progress=not quiet)
+    path = run_collect(config, out, progress=not quiet, workers=workers)
     console.print(f"wrote {path}")
 
 
@@ -114,20 +122,38 @@ def train(
     preset_name: PresetOption = "demo",
     recipe_file: RecipeOption = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: recipe's).")] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="fp32 or bf16 (autocast) (default: recipe's).")
+    ] = None,
+    compile_model: Annotated[
+        bool, typer.Option("--compile", help="Run the loss through torch.compile.")
+    ] = False,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
     quiet: QuietOption = False,
 ) -> None:
-    """Train a JEPA world model on a dataset (resumes if OUT holds a checkpoint)."""
+    """Train a JEPA world model on a dataset (resumes if OUT holds a checkpoint).
+
+    Under `torchrun --nproc_per_node=N -m ami train ...` the N processes train one model with
+    DistributedDataParallel (gloo on CPU, NCCL on CUDA), each on its own shard of the windows with
+    the recipe's batch size; rank 0 writes the run folder.
+    """
     recipe = _recipe(preset_name, recipe_file, seed)
+    changes: dict[str, object] = {"compile": True} if compile_model else {}
     if steps is not None:
-        recipe = replace(recipe, train=replace(recipe.train, steps=steps))
+        changes["steps"] = steps
+    if precision is not None:
+        changes["precision"] = precision
+    recipe = replace(recipe, train=replace_config(recipe.train, **changes))
     seed_everything(seed)
-    _, result = run_train(recipe, data, out, resolve_device(device), progress=not quiet)
-    console.print(
-        f"trained {result.steps} steps (from {result.resumed_from}) in {result.seconds:.0f}s, "
-        f"{result.frames_per_second:.0f} frames/s; checkpoint: {result.checkpoint}"
-    )
+    with distributed_session(resolve_device(device)) as (rank, rank_device):
+        _, result = run_train(recipe, data, out, rank_device, progress=not quiet)
+    if rank.is_main:
+        console.print(
+            f"trained {result.steps} steps (from {result.resumed_from}) in {result.seconds:.0f}s, "
+            f"{result.frames_per_second:.0f} frames/s over {rank.world_size} process(es); "
+            f"checkpoint: {result.checkpoint}"
+        )
 
 
 @app.command(name="eval")
@@ -144,6 +170,12 @@ def evaluate_command(
     solver: Annotated[
         str | None, typer.Option(help=f"Planner: {', '.join(SOLVERS)} (default: recipe's).")
     ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="Planning rollouts in fp32 or bf16 (default: recipe's).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Processes running episodes (same results as serial).")
+    ] = 1,
     preset_name: PresetOption = "demo",
     recipe_file: RecipeOption = None,
     device: DeviceOption = "auto",
@@ -159,6 +191,9 @@ def evaluate_command(
     recipe = replace(recipe, eval_episodes=episodes)
     if solver is not None:
         recipe = with_solver(recipe, solver)
+    if precision is not None:
+        mpc = replace_config(recipe.planner.mpc, precision=precision)
+        recipe = replace(recipe, planner=replace(recipe.planner, mpc=mpc))
     world_model = WorldModel.load(model, device=resolve_device(device))
     if world_model.config != recipe.model:
         recipe = replace(
@@ -169,7 +204,7 @@ def evaluate_command(
     world = recipe.collect.world
     names = protocol or protocols_of(world)
     protocols = [protocol_by_name(name, episodes, world) for name in names]
-    document = run_eval(world_model, recipe, protocols, out, progress=not quiet)
+    document = run_eval(world_model, recipe, protocols, out, progress=not quiet, workers=workers)
     _print_results(document)
     console.print(f"report: {out / 'report.html'}")
 

@@ -34,14 +34,15 @@ from ami.model import WorldModel
 from ami.planning import build_solver_from
 from ami.recipes import Recipe, image_size, save_recipe
 from ami.training import TrainResult, train
+from ami.training.distributed import current_rank
 from ami.training.trainer import METRICS_FILE
 from ami.worlds import make
 
 
-def run_collect(config: CollectConfig, path: Path, progress: bool = True) -> Path:
-    """Collect experience into an HDF5 dataset at `path`."""
+def run_collect(config: CollectConfig, path: Path, progress: bool = True, workers: int = 1) -> Path:
+    """Collect experience into an HDF5 dataset at `path` (with `workers` processes)."""
     make(config.world, size=config.image_size)  # an unknown world fails before any work
-    return collect_to_file(config, path, progress=progress)
+    return collect_to_file(config, path, progress=progress, workers=workers)
 
 
 def run_train(
@@ -55,15 +56,20 @@ def run_train(
     """Train a world model on the dataset at `data`; writes checkpoint, metrics and curves.
 
     `callbacks` are called with `(model, step)` at every logged step (e.g. to evaluate the model
-    part-way through training).
+    part-way through training). Under torchrun each rank trains on its own shard of the training
+    episodes and only rank 0 writes the run folder.
     """
+    rank = current_rank()
     check_dataset_fits(recipe, data)
-    windows = WindowDataset.from_file(data, recipe.window, progress=progress)
+    windows = WindowDataset.from_file(data, recipe.window, progress=progress and rank.is_main)
     train_windows, valid_windows = windows.split(recipe.valid_fraction, seed=recipe.train.seed)
+    if rank.world_size > 1:
+        train_windows = train_windows.shard(rank.rank, rank.world_size)
     torch.manual_seed(recipe.train.seed)
     model = WorldModel(recipe.model).to(device)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_recipe(recipe, run_dir / "recipe.json")
+    if rank.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_recipe(recipe, run_dir / "recipe.json")
     result = train(
         model,
         train_windows,
@@ -74,7 +80,8 @@ def run_train(
         progress=progress,
         callbacks=[_with_model(callback, model) for callback in callbacks],
     )
-    plot_training_curves(read_metrics(run_dir / METRICS_FILE), run_dir / "training_curves.png")
+    if rank.is_main:
+        plot_training_curves(read_metrics(run_dir / METRICS_FILE), run_dir / "training_curves.png")
     return model, result
 
 
@@ -123,8 +130,12 @@ def run_eval(
     progress: bool = True,
     run_facts: dict[str, Any] | None = None,
     metrics_path: Path | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Evaluate on each protocol, write `results.json`, plots, the GIF and `report.html`."""
+    """Evaluate on each protocol, write `results.json`, plots, the GIF and `report.html`.
+
+    `workers` processes run the agent's episodes (the same results as serially).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     agent = make_agent(model, recipe)
     results: dict[str, ProtocolResult] = {}
@@ -135,6 +146,7 @@ def run_eval(
             record=recipe.gif_episodes,
             progress=progress,
             world_overrides={"size": image_size(recipe)},
+            workers=workers,
         )
     main = results[protocols[0].name]
     document: dict[str, Any] = {

@@ -114,6 +114,14 @@ class PlanningAgent:
         self.controller.reset(self.embedding_cost(z_goal))
         self._pending.clear()
 
+    def replan(self, *_reason: object) -> None:
+        """Drop what is left of the current plan, so that the next `act` plans at once.
+
+        Fits any callback signature (e.g. a surprise monitor's `on_surprise(event)`).
+        """
+        self._pending.clear()
+        self.controller.drop_queue()
+
     def act(self, pixels: np.ndarray) -> np.ndarray:
         """The next env action; plans a new block of k actions when the last one is used up."""
         if not self._pending:

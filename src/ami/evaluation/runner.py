@@ -1,16 +1,28 @@
-"""Run an agent on a protocol's episodes, and the random policy on the very same episodes."""
+"""Run an agent on a protocol's episodes, and the random policy on the very same episodes.
+
+The agent's episodes can run in several worker processes (`evaluate(..., workers=n)`), with the
+same results as a serial run: every episode starts afresh from its own start/goal pair.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import pickle
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import gymnasium
 import numpy as np
+import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ami.agent import Agent, FrameRecorder, PlanningAgent, RandomAgent, run_episode
+from ami.agent.episode import EpisodeOutcome
+from ami.errors import ConfigError
 from ami.evaluation.episodes_gif import EpisodeFrames
-from ami.evaluation.protocols import EvalProtocol, episode_specs
+from ami.evaluation.protocols import EpisodeSpec, EvalProtocol, episode_specs
 from ami.worlds import make
 
 
@@ -28,6 +40,7 @@ class ProtocolResult:
     outcomes: list[bool]
     recorded: list[EpisodeFrames] = field(default_factory=list)
     other_success_rates: dict[str, float] = field(default_factory=dict)
+    final_distances: list[float] = field(default_factory=list)  # per episode, in order
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as plain data (recorded frames left out)."""
@@ -52,6 +65,7 @@ def evaluate(
     record: int = 0,
     progress: bool = True,
     world_overrides: dict[str, Any] | None = None,
+    workers: int = 1,
 ) -> ProtocolResult:
     """Run `agent` on every episode of `protocol`, then a random agent on the same episodes.
 
@@ -62,43 +76,40 @@ def evaluate(
         progress: show progress bars.
         world_overrides: extra world config (e.g. image size); success radius and budget always
             come from the protocol.
+        workers: processes running the agent's episodes. Each gets a pickled copy of `agent`
+            and `torch.get_num_threads() // workers` threads; an agent that starts every episode
+            afresh in `begin` (as `PlanningAgent` does: MPC reseeds its generator) then gives
+            the serial run's results, episode for episode. The random floor runs here, serially.
 
     Returns:
         The figures, and the recorded episodes.
+
+    Raises:
+        ConfigError: `workers` is not a positive integer.
     """
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     settings = {**(world_overrides or {}), "max_episode_steps": protocol.budget}
     if protocol.success_radius is not None:
         settings["success_radius"] = protocol.success_radius
     env = make(protocol.world, **settings)
     specs = episode_specs(protocol, env)
     action_dim = int(np.prod(env.action_space.shape or ()))
-    outcomes, steps_to_success, plan_seconds, plan_calls = [], [], [], []
-    recorded: list[EpisodeFrames] = []
+    tasks = [
+        _Task(index, spec, index < record, f"{protocol.name} #{index}")
+        for index, spec in enumerate(specs)
+    ]
     random_outcomes = []
-    also_reached: list[dict[str, bool]] = []
     with _bar(progress) as bar:
-        task = bar.add_task(f"{protocol.name}: agent", total=len(specs))
-        for index, spec in enumerate(specs):
-            recorder = FrameRecorder()
-            listeners = [recorder] if index < record else []
-            outcome = run_episode(
-                env, agent, spec.options, protocol.budget, spec.goal_pixels, listeners
-            )
-            outcomes.append(outcome.success)
-            also_reached.append(outcome.also_reached)
-            if outcome.success:
-                steps_to_success.append(outcome.steps)
-            if isinstance(agent, PlanningAgent):
-                plan_seconds.append(sum(agent.plan_seconds))
-                plan_calls.append(len(agent.plan_seconds))
-            if index < record:
-                frames = np.stack([outcome.first_pixels, *recorder.frames])
-                recorded.append(
-                    EpisodeFrames(
-                        frames, outcome.goal_pixels, outcome.success, f"{protocol.name} #{index}"
-                    )
-                )
-            bar.update(task, advance=1)
+        agent_task = bar.add_task(f"{protocol.name}: agent", total=len(specs))
+
+        def advance() -> None:
+            bar.update(agent_task, advance=1)
+
+        if workers == 1:
+            runs = [_run(env, agent, protocol.budget, item, advance) for item in tasks]
+        else:
+            runs = _run_in_processes(protocol, settings, agent, tasks, workers, advance)
         task = bar.add_task(f"{protocol.name}: random", total=len(specs))
         random_agent = RandomAgent(action_dim, seed=protocol.seed)
         for spec in specs:
@@ -107,24 +118,111 @@ def evaluate(
             )
             random_outcomes.append(outcome.success)
             bar.update(task, advance=1)
-    total_plans = sum(plan_calls)
+    return _result(protocol, runs, random_outcomes)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One agent episode to run: its index, start/goal and whether to record its frames."""
+
+    index: int
+    spec: EpisodeSpec
+    record: bool
+    title: str
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What one agent episode gave (plan figures only for a `PlanningAgent`)."""
+
+    outcome: EpisodeOutcome
+    plan_seconds: list[float] | None
+    recorded: EpisodeFrames | None
+
+
+def _run(
+    env: gymnasium.Env, agent: Agent, budget: int, item: _Task, done: Callable[[], None]
+) -> _Run:
+    """Run one agent episode in `env`."""
+    recorder = FrameRecorder()
+    listeners = [recorder] if item.record else []
+    spec = item.spec
+    outcome = run_episode(env, agent, spec.options, budget, spec.goal_pixels, listeners)
+    recorded = None
+    if item.record:
+        frames = np.stack([outcome.first_pixels, *recorder.frames])
+        recorded = EpisodeFrames(frames, outcome.goal_pixels, outcome.success, item.title)
+    seconds = list(agent.plan_seconds) if isinstance(agent, PlanningAgent) else None
+    done()
+    return _Run(outcome, seconds, recorded)
+
+
+def _result(
+    protocol: EvalProtocol, runs: list[_Run], random_outcomes: list[bool]
+) -> ProtocolResult:
+    """The protocol's figures from its episodes' runs, in episode order."""
+    outcomes = [run.outcome.success for run in runs]
+    steps_to_success = [run.outcome.steps for run in runs if run.outcome.success]
+    also_reached = [run.outcome.also_reached for run in runs]
+    plan_seconds = [sum(run.plan_seconds) for run in runs if run.plan_seconds is not None]
+    total_plans = sum(len(run.plan_seconds) for run in runs if run.plan_seconds is not None)
     return ProtocolResult(
         protocol=protocol,
         success_rate=float(np.mean(outcomes)),
         random_success_rate=float(np.mean(random_outcomes)),
-        episodes=len(specs),
+        episodes=len(runs),
         plan_ms_per_call=1000 * sum(plan_seconds) / total_plans if total_plans else 0.0,
         plan_seconds_per_episode=float(np.mean(plan_seconds)) if plan_seconds else 0.0,
         mean_steps_to_success=float(np.mean(steps_to_success))
         if steps_to_success
         else float("nan"),
         outcomes=outcomes,
-        recorded=recorded,
+        recorded=[run.recorded for run in runs if run.recorded is not None],
         other_success_rates={
             name: float(np.mean([reached.get(name, False) for reached in also_reached]))
             for name in sorted(set().union(*also_reached))
         },
+        final_distances=[run.outcome.final_distance for run in runs],
     )
+
+
+def _run_in_processes(
+    protocol: EvalProtocol,
+    settings: dict[str, Any],
+    agent: Agent,
+    tasks: list[_Task],
+    workers: int,
+    done: Callable[[], None],
+) -> list[_Run]:
+    """`_run` of every task in `workers` spawned processes; the runs in task order."""
+    threads = max(1, torch.get_num_threads() // workers)
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        # Plain pickle: tensors travel by value (torch's shared-memory handover needs /dev/shm).
+        initargs=(protocol.world, settings, pickle.dumps(agent), protocol.budget, threads),
+    ) as pool:
+        runs = []
+        for run in pool.map(_worker_run, tasks):
+            runs.append(run)
+            done()
+    return runs
+
+
+_worker: dict[str, Any] = {}  # a worker process's env, agent and budget (set by `_start_worker`)
+
+
+def _start_worker(
+    world: str, settings: dict[str, Any], agent: bytes, budget: int, threads: int
+) -> None:
+    torch.set_num_threads(threads)
+    _worker.update(env=make(world, **settings), agent=pickle.loads(agent), budget=budget)
+
+
+def _worker_run(item: _Task) -> _Run:
+    return _run(_worker["env"], _worker["agent"], _worker["budget"], item, lambda: None)
 
 
 def _bar(enabled: bool) -> Progress:

@@ -2,14 +2,19 @@
 
 Episode `i` resets the world with seed `seed + i` and the policy with the generator
 `np.random.default_rng([seed, i])` (a seed sequence distinct from the world's own), so any episode
-can be regenerated alone. TwoRoom accepts steps after its goal is reached, so its episodes always
+can be regenerated alone, and so can any range of episodes: `collect_to_file(..., workers=n)` lets n
+processes collect contiguous ranges and writes their episodes in order, into the very file a
+serial run writes. TwoRoom accepts steps after its goal is reached, so its episodes always
 run `steps_per_episode` steps; another env's episode ends where it reports terminated or truncated.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import multiprocessing.queues
 import os
+import queue
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,13 +106,22 @@ def collect(
 
 
 def collect_to_file(
-    config: CollectConfig, path: str | os.PathLike[str], progress: bool = True
+    config: CollectConfig, path: str | os.PathLike[str], progress: bool = True, workers: int = 1
 ) -> Path:
     """Collect with `config` into a new dataset file at `path` (atomic); returns the path.
 
     The file's meta holds `world`, `collect` (this config) and `world_config` (the world's config
-    as a dict, when it has a dataclass config).
+    as a dict, when it has a dataclass config). With `workers > 1`, that many processes (this one
+    and `workers - 1` spawned ones) collect contiguous ranges of episodes, each episode with its
+    own seeds; this process writes them in episode order, so the file is identical to a serial
+    run's. Spawned workers pay an interpreter start and imports (seconds), and compressing the
+    frames stays in this process: it pays off for thousands of episodes, not dozens.
+
+    Raises:
+        ConfigError: `workers` is not a positive integer.
     """
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     env = make(config.world, size=config.image_size)
     world_config = getattr(env.unwrapped, "config", None)
     meta = {
@@ -117,8 +131,80 @@ def collect_to_file(
         if dataclasses.is_dataclass(world_config)
         else None,
     }
-    episodes = collect(config, env_factory=lambda: env, progress=progress)
+    workers = min(workers, config.episodes)
+    if workers == 1:
+        episodes = collect(config, env_factory=lambda: env, progress=progress)
+    else:
+        episodes = _collect_in_processes(config, env, workers, progress)
     return write_dataset(path, episodes, meta=meta, progress=False)
+
+
+def _collect_in_processes(
+    config: CollectConfig, env: gymnasium.Env, workers: int, progress: bool
+) -> Iterator[Episode]:
+    """Episodes `0..E-1` in order: the first range collected here in `env`, the others by workers.
+
+    Each spawned worker streams its episodes through its own queue while this process collects
+    and writes its own range; the queues are then drained in order.
+    """
+    context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
+    bounds = np.linspace(0, config.episodes, workers + 1).round().astype(int)
+    channels = [context.Queue() for _ in range(workers - 1)]
+    processes = [
+        context.Process(target=_collect_range, args=(config, int(lo), int(hi), channel))
+        for lo, hi, channel in zip(bounds[1:-1], bounds[2:], channels, strict=True)
+    ]
+    for process in processes:
+        process.start()
+    description = f"collecting {config.world} ({workers} processes)"
+    try:
+        with progress_bar(progress, description, total=config.episodes) as advance:
+            own = range(int(bounds[0]), int(bounds[1]))
+            for episode in _episodes(config, env, _policy(config, env), False, own):
+                yield episode
+                advance(1)
+            for process, channel in zip(processes, channels, strict=True):
+                while (arrays := _receive(channel, process)) is not None:
+                    yield Episode(*arrays)
+                    advance(1)
+                process.join()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+
+
+def _collect_range(
+    config: CollectConfig, start: int, stop: int, channel: multiprocessing.queues.Queue
+) -> None:
+    """Worker process: send episodes `start..stop-1` as `("episode", arrays)`, then `("done",)`."""
+    try:
+        env = make(config.world, size=config.image_size)
+        policy = _policy(config, env)
+        for episode in _episodes(config, env, policy, False, range(start, stop)):
+            channel.put(("episode", (episode.pixels, episode.actions, episode.states)))
+        channel.put(("done", None))
+    except Exception as exc:  # handed to the parent, which raises it
+        channel.put(("error", exc))
+
+
+def _receive(
+    channel: multiprocessing.queues.Queue, process: multiprocessing.process.BaseProcess
+) -> tuple | None:
+    """The next episode's arrays from a worker, None when it is done; raises what it raised."""
+    while True:
+        try:
+            kind, payload = channel.get(timeout=1.0)
+        except queue.Empty:
+            if process.exitcode is not None:  # it died without saying so (killed, out of memory)
+                raise RuntimeError(
+                    f"a collection worker died with exit code {process.exitcode}"
+                ) from None
+            continue
+        if kind == "error":
+            raise payload
+        return payload if kind == "episode" else None
 
 
 def _policy(config: CollectConfig, env: gymnasium.Env) -> Policy:
@@ -149,11 +235,17 @@ def _expert(world: gymnasium.Env) -> Policy:
 
 
 def _episodes(
-    config: CollectConfig, env: gymnasium.Env, policy: Policy, progress: bool
+    config: CollectConfig,
+    env: gymnasium.Env,
+    policy: Policy,
+    progress: bool,
+    indices: range | None = None,
 ) -> Iterator[Episode]:
+    """Episodes `indices` (default: all of `config.episodes`), each from its own seeds."""
     steps_past_end = getattr(env.unwrapped, "steps_past_end", False)
-    with progress_bar(progress, f"collecting {config.world}", total=config.episodes) as advance:
-        for i in range(config.episodes):
+    indices = range(config.episodes) if indices is None else indices
+    with progress_bar(progress, f"collecting {config.world}", total=len(indices)) as advance:
+        for i in indices:
             obs, info = env.reset(seed=config.seed + i)
             policy.reset(np.random.default_rng([config.seed, i]))
             pixels, states, actions = [np.array(obs["pixels"])], [np.array(obs["state"])], []

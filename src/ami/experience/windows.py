@@ -171,6 +171,21 @@ class WindowDataset(torch.utils.data.Dataset):
         train, valid = (self._subset(part) for part in parts)
         return train, valid
 
+    def shard(self, index: int, count: int) -> WindowDataset:
+        """Shard `index` of `count` disjoint ones: episodes `index, index + count, ...`.
+
+        Data-parallel training gives each process one shard (sharing the frames in memory).
+
+        Raises:
+            ConfigError: `index` is not in `[0, count)` or there are fewer episodes than shards.
+        """
+        episodes = len(self.episode_starts)
+        if not 0 <= index < count:
+            raise ConfigError(f"shard index must be in [0, {count}), got {index!r}")
+        if episodes < count:
+            raise ConfigError(f"cannot split {episodes} episodes into {count} shards")
+        return self._subset(np.arange(index, episodes, count))
+
     def _subset(self, episodes: np.ndarray) -> WindowDataset:
         """The windows of `episodes` (positions in this dataset's index), sharing the frames."""
         subset = object.__new__(WindowDataset)

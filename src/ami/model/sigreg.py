@@ -51,9 +51,11 @@ class SIGReg(nn.Module):
     gaussian_cf: Tensor
     weights: Tensor
 
-    def __init__(self, config: SIGRegConfig = SIGRegConfig()) -> None:
+    def __init__(self, config: SIGRegConfig = SIGRegConfig(), gather: bool = True) -> None:
+        """Build the statistic; `gather=False` keeps it per process even under torch.distributed."""
         super().__init__()
         self.config = config
+        self.gather = gather
         t = torch.linspace(0.0, config.t_max, config.num_knots)
         dt = config.t_max / (config.num_knots - 1)
         trapezoid = torch.full((config.num_knots,), dt)
@@ -78,18 +80,26 @@ class SIGReg(nn.Module):
             generator: optional generator for the random directions (on `z`'s device).
 
         Returns:
-            A scalar tensor; ≈ `null_value()` for Gaussian samples, large for collapsed ones.
+            A float32 scalar tensor; ≈ `null_value()` for Gaussian samples, large for collapsed
+            ones. It is computed in float32 also under bf16 autocast (cos and sin of bfloat16
+            projections would lose the statistic).
         """
         if z.dim() == 2:
             z = z.unsqueeze(1)
         if z.dim() != 3:
             raise ShapeError(f"SIGReg expects z of shape [B, D] or [B, T, D], got {tuple(z.shape)}")
-        z = _gather_batch(z)
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            return self._statistic(z.float(), generator)
+
+    def _statistic(self, z: Tensor, generator: torch.Generator | None) -> Tensor:
+        distributed = self.gather and dist.is_available() and dist.is_initialized()
+        if distributed:
+            z = _gather_batch(z)
         batch, _, dim = z.shape
         directions = torch.randn(
             dim, self.config.num_directions, device=z.device, dtype=z.dtype, generator=generator
         )
-        if dist.is_available() and dist.is_initialized():
+        if distributed:
             dist.broadcast(directions, src=0)
         directions = directions / directions.norm(dim=0, keepdim=True)
         projected = z.transpose(0, 1) @ directions  # [T, B, M]

@@ -66,7 +66,7 @@ class CEM:
     def __init__(self, config: CEMConfig) -> None:
         self.config = config
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def solve(self, objective: Objective, init: Tensor, generator: torch.Generator) -> SolveResult:
         """Minimise `objective` starting from the Gaussian `N(init, init_std^2)`.
 

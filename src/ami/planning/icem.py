@@ -89,7 +89,7 @@ class ICEM:
     def __init__(self, config: ICEMConfig) -> None:
         self.config = config
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def solve(self, objective: Objective, init: Tensor, generator: torch.Generator) -> SolveResult:
         """Minimise `objective` starting from coloured noise around `init`.
 

@@ -5,6 +5,11 @@ encodes one observation, and when no planned actions are left it plans `H` model
 queues the first `execute` of them and hands them out one per call. With `execute=1` it replans
 at every model step. One model step may be `k` env steps (action blocks): the controller works in
 model-level actions of size `model.action_dim = k * A`; splitting them is the agent's job.
+
+Speed: a solver scores all its candidates in one batched objective call, so one plan is
+`iterations` calls of `model.rollout` on `[N, H, A]`; the sampling solvers run under
+`torch.inference_mode`, each plan is warm-started from the previous one shifted by `execute`
+steps, and `precision="bf16"` runs the rollouts under bfloat16 autocast (energies stay float32).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ami.config import require_positive
+from ami.config import require_choice, require_positive
+from ami.device import PRECISIONS, precision_context
 from ami.errors import ConfigError, ShapeError
 from ami.planning.costs import Cost
 from ami.planning.solver import Solver, SolveResult
@@ -54,11 +60,13 @@ class MPCConfig:
         horizon: model steps `H` planned ahead.
         execute: model steps executed from each plan before replanning (`1 <= execute <= H`).
         seed: seed of the solver's generator; `reset` reseeds, so episodes are reproducible.
+        precision: "fp32", or "bf16" (the imagined rollouts under bfloat16 autocast).
     """
 
     horizon: int = 8
     execute: int = 1
     seed: int = 0
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         require_positive("MPCConfig", "horizon", self.horizon)
@@ -66,6 +74,7 @@ class MPCConfig:
             raise ConfigError(
                 f"MPCConfig.execute must be in [1, horizon={self.horizon}], got {self.execute!r}"
             )
+        require_choice("MPCConfig", "precision", self.precision, PRECISIONS)
 
 
 class MPCController:
@@ -108,6 +117,10 @@ class MPCController:
         self.plan_seconds = []
         self.last_result = None
         self.generator.manual_seed(self.config.seed)
+
+    def drop_queue(self) -> None:
+        """Forget the queued actions of the current plan: the next `act` plans afresh."""
+        self._queue.clear()
 
     def act(self, pixels: np.ndarray) -> np.ndarray:
         """The next model-level action `float32 [action_dim]` for observation `uint8 [h, w, 3]`.
@@ -157,11 +170,12 @@ class MPCController:
     def _replan(self, cost: Cost) -> None:
         """Solve for a new plan and queue its first `execute` actions."""
         z_hist = self._z_history()  # [1, t, D]
-        model = self.model
+        model, precision, device = self.model, self.config.precision, self.device
 
         def objective(actions: Tensor) -> Tensor:  # [N, H, A] -> [N]
-            z_future = model.rollout(z_hist.expand(actions.shape[0], -1, -1), actions)
-            return cost(z_future, actions)
+            with precision_context(precision, device):
+                z_future = model.rollout(z_hist.expand(actions.shape[0], -1, -1), actions)
+            return cost(z_future.float(), actions)
 
         start = time.perf_counter()
         result = self.solver.solve(objective, self._warm_start(), self.generator)

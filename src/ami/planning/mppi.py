@@ -58,7 +58,7 @@ class MPPI:
     def __init__(self, config: MPPIConfig) -> None:
         self.config = config
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def solve(self, objective: Objective, init: Tensor, generator: torch.Generator) -> SolveResult:
         """Minimise `objective` by energy-weighted averaging of perturbations of `init`.
 

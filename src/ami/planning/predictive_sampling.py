@@ -48,7 +48,7 @@ class PredictiveSampling:
     def __init__(self, config: PredictiveSamplingConfig) -> None:
         self.config = config
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def solve(self, objective: Objective, init: Tensor, generator: torch.Generator) -> SolveResult:
         """Minimise `objective` by greedy random search from the nominal `init`.
 

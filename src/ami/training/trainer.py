@@ -1,9 +1,16 @@
-"""The training loop: AdamW, warm-up + cosine, gradient clipping, seeded, resumable.
+"""The training loop: AdamW, warm-up + cosine, gradient clipping, seeded, resumable, data-parallel.
 
 A run folder holds `metrics.jsonl` (one JSON object per logged step) and `checkpoint/` (the model
-as safetensors + JSON, and `trainer_state.pt` with the optimiser, the step and the random state).
-Calling `train` again on the same folder resumes from the checkpoint and reaches the same weights
-as an uninterrupted run.
+as safetensors + JSON, and `trainer_state.pt` with the optimiser, the step and the SIGReg
+generator). Calling `train` again on the same folder resumes from the checkpoint and reaches the
+same weights as an uninterrupted run. The batches of step `s` come from a generator seeded by
+`(seed, rank, s)`, so there is no sampler state to save.
+
+Under torchrun every rank calls `train` with its own shard of windows; the step runs under
+DistributedDataParallel (`ami.training.distributed` says how it equals one process with the
+global batch), the metrics are averaged over ranks, and only rank 0 writes the run folder, shows
+progress and calls the callbacks. The checkpoint holds nothing per rank, so a run resumes with any
+number of processes.
 """
 
 from __future__ import annotations
@@ -12,21 +19,25 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import Tensor
 
-from ami.config import config_to_dict, require_non_negative, require_positive
-from ami.errors import CheckpointError
+from ami.config import config_to_dict, require_choice, require_non_negative, require_positive
+from ami.device import PRECISIONS, precision_context
+from ami.errors import CheckpointError, ConfigError
 from ami.files import atomic_path, atomic_write_bytes
 from ami.model import SIGReg, SIGRegConfig, WorldModel
+from ami.training.distributed import barrier, current_rank, step_generator
 from ami.training.objective import ObjectiveConfig, embedding_std, jepa_loss
 from ami.training.schedule import warmup_cosine
+from ami.training.step import SeededSIGReg, TrainStep
 
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoint"
@@ -47,15 +58,19 @@ class TrainConfig:
 
     Attributes:
         steps: optimiser steps in total.
-        batch_size: windows per step.
+        batch_size: windows per step and process (the global batch is `batch_size` times the
+            number of processes).
         lr: peak learning rate of AdamW.
         weight_decay: AdamW weight decay.
         warmup_steps: linear warm-up length.
         grad_clip: max global gradient norm (0 disables clipping).
-        seed: seeds the initial weights' generator use, batch sampling and SIGReg directions.
+        seed: seeds batch sampling and the SIGReg directions.
         log_every: steps between metric lines.
         valid_every: steps between validation measurements (0 disables).
         checkpoint_every: steps between checkpoints (the last step is always saved).
+        precision: "fp32", or "bf16" (bfloat16 autocast of the forward pass; weights, gradients,
+            optimiser and SIGReg stay float32).
+        compile: run the loss through `torch.compile` (the first steps pay for compilation).
         objective: loss weights.
         sigreg: the SIGReg statistic's settings.
     """
@@ -70,6 +85,8 @@ class TrainConfig:
     log_every: int = 25
     valid_every: int = 250
     checkpoint_every: int = 500
+    precision: str = "fp32"
+    compile: bool = False
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     sigreg: SIGRegConfig = field(default_factory=SIGRegConfig)
 
@@ -78,6 +95,9 @@ class TrainConfig:
             require_positive("TrainConfig", name, getattr(self, name))
         for name in ("weight_decay", "warmup_steps", "grad_clip", "valid_every"):
             require_non_negative("TrainConfig", name, getattr(self, name))
+        require_choice("TrainConfig", "precision", self.precision, PRECISIONS)
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f"TrainConfig.compile must be true or false, got {self.compile!r}")
 
 
 @dataclass(frozen=True)
@@ -108,75 +128,74 @@ def train(
     """Train `model` in place on windows, logging to and checkpointing in `run_dir`.
 
     Resumes automatically when `run_dir/checkpoint/trainer_state.pt` exists. `callbacks` are called
-    with `(step, metrics)` at every logged step.
+    with `(step, metrics)` at every logged step. Under torchrun, `train_windows` is this rank's
+    shard and only rank 0 writes, shows progress and calls back (module docstring).
     """
+    rank = current_rank()
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     device = model.device
-    sigreg = SIGReg(config.sigreg).to(device)
+    precision_context(config.precision, device)  # an unsupported precision fails before any work
+    if rank.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _recover_checkpoint(run_dir)
+    barrier()  # every rank reads the checkpoint rank 0 may just have recovered
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    generator = torch.Generator().manual_seed(config.seed)
     sigreg_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
-    start = _resume(model, optimizer, generator, sigreg_generator, run_dir)
-    _truncate_metrics(run_dir / METRICS_FILE, start)
-    window_frames = None
+    start = _resume(model, optimizer, sigreg_generator, run_dir)
+    if rank.is_main:
+        _truncate_metrics(run_dir / METRICS_FILE, start)
+    step = TrainStep(model, optimizer, sigreg_generator, config)
+    frames = 0  # frames per step over all ranks
     calibrated_at = -1
     metrics: dict[str, float] = {}
     started = time.perf_counter()
     model.train()
-    with _progress_bar(progress) as bar, open(run_dir / METRICS_FILE, "a") as log:
+    with (
+        _progress_bar(progress and rank.is_main) as bar,
+        _metrics_log(run_dir, rank.is_main) as log,
+    ):
         task = bar.add_task("training", total=config.steps, completed=start, loss=float("nan"))
-        for step in range(start, config.steps):
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * warmup_cosine(step, config.steps, config.warmup_steps)
-            batch = train_windows.sample(config.batch_size, generator)
-            pixels, actions = batch["pixels"].to(device), batch["actions"].to(device)
-            window_frames = pixels.shape[0] * pixels.shape[1]
-            loss, parts = jepa_loss(
-                model, _SeededSIGReg(sigreg, sigreg_generator), pixels, actions, config.objective
+        for index in range(start, config.steps):
+            batch = train_windows.sample(
+                config.batch_size, step_generator(config.seed, rank.rank, index)
             )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                parts["grad_norm"] = float(
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                )
-            optimizer.step()
-            done = step + 1
+            frames = batch["pixels"].shape[0] * batch["pixels"].shape[1] * rank.world_size
+            lr = config.lr * warmup_cosine(index, config.steps, config.warmup_steps)
+            parts = step(batch["pixels"], batch["actions"], lr)
+            done = index + 1
             bar.update(task, completed=done, loss=parts["loss"])
             if done % config.log_every == 0 or done == config.steps:
                 elapsed = time.perf_counter() - started
-                metrics = {"step": done, "lr": optimizer.param_groups[0]["lr"], **parts}
-                metrics["frames_per_second"] = window_frames * (done - start) / elapsed
+                metrics = {"step": done, "lr": lr, **parts}
+                metrics["frames_per_second"] = frames * (done - start) / elapsed
                 if (
                     valid_windows is not None
                     and config.valid_every
                     and (done % config.valid_every == 0 or done == config.steps)
                 ):
-                    recalibrate_batchnorm(model, train_windows, config.batch_size, generator)
+                    _recalibrate(model, train_windows, config, rank.rank, done)
                     calibrated_at = done
-                    metrics.update(_validate(model, sigreg, valid_windows, config))
-                log.write(json.dumps(metrics) + "\n")
-                log.flush()
-                for callback in callbacks:
-                    callback(done, metrics)
+                    if rank.is_main:
+                        metrics.update(_validate(model, valid_windows, config))
+                if log is not None:
+                    log.write(json.dumps(metrics) + "\n")
+                    log.flush()
+                    for callback in callbacks:
+                        callback(done, metrics)
             if done % config.checkpoint_every == 0 or done == config.steps:
-                log.flush()
                 if calibrated_at != done:
-                    recalibrate_batchnorm(model, train_windows, config.batch_size, generator)
-                _save(
-                    model, optimizer, generator, sigreg_generator, run_dir, done, config, metadata
-                )
+                    _recalibrate(model, train_windows, config, rank.rank, done)
+                if rank.is_main:
+                    _save(model, optimizer, sigreg_generator, run_dir, done, config, metadata)
     seconds = time.perf_counter() - started
-    frames = (window_frames or 0) * (config.steps - start)
     model.eval()
     return TrainResult(
         steps=config.steps,
         resumed_from=start,
         seconds=seconds,
-        frames_per_second=frames / seconds if seconds > 0 else 0.0,
+        frames_per_second=frames * (config.steps - start) / seconds if seconds > 0 else 0.0,
         last_metrics=metrics,
         checkpoint=run_dir / CHECKPOINT_DIR,
     )
@@ -213,29 +232,23 @@ def recalibrate_batchnorm(
     model.train(was_training)
 
 
-class _SeededSIGReg(torch.nn.Module):
-    """SIGReg whose random directions come from a given generator (reproducible, resumable)."""
-
-    def __init__(self, sigreg: SIGReg, generator: torch.Generator) -> None:
-        super().__init__()
-        self.sigreg, self.generator = sigreg, generator
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.sigreg(z, generator=self.generator)
+def _recalibrate(
+    model: WorldModel, windows: WindowSampler, config: TrainConfig, rank: int, step: int
+) -> None:
+    """`recalibrate_batchnorm` with batches of its own stream (every rank takes part under DDP)."""
+    generator = step_generator(config.seed, rank, step, stream=1)
+    recalibrate_batchnorm(model, windows, config.batch_size, generator)
 
 
 @torch.no_grad()
-def _validate(
-    model: WorldModel, sigreg: SIGReg, windows: WindowSampler, config: TrainConfig
-) -> dict[str, float]:
-    """Losses on a fixed batch of held-out windows (same batch every time)."""
+def _validate(model: WorldModel, windows: WindowSampler, config: TrainConfig) -> dict[str, float]:
+    """Losses on a fixed batch of held-out windows (same batch every time; rank 0 alone)."""
     model.eval()
+    sigreg = SIGReg(config.sigreg, gather=False).to(model.device)
     batch = windows.sample(config.batch_size, torch.Generator().manual_seed(12345))
     pixels, actions = batch["pixels"].to(model.device), batch["actions"].to(model.device)
     directions = torch.Generator(device=model.device).manual_seed(config.seed + 2)
-    _, parts = jepa_loss(
-        model, _SeededSIGReg(sigreg, directions), pixels, actions, config.objective
-    )
+    _, parts = jepa_loss(model, SeededSIGReg(sigreg, directions), pixels, actions, config.objective)
     result = {f"valid_{k}": v for k, v in parts.items()}
     result["valid_embedding_std"] = embedding_std(model, pixels)
     model.train()
@@ -245,7 +258,6 @@ def _validate(
 def _save(
     model: WorldModel,
     optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
     sigreg_generator: torch.Generator,
     run_dir: Path,
     step: int,
@@ -269,7 +281,6 @@ def _save(
     state = {
         "step": step,
         "optimizer": optimizer.state_dict(),
-        "generator": generator.get_state(),
         "sigreg_generator": sigreg_generator.get_state(),
     }
     with atomic_path(staging / TRAINER_STATE) as tmp:
@@ -292,12 +303,14 @@ def _recover_checkpoint(run_dir: Path) -> None:
 def _resume(
     model: WorldModel,
     optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
     sigreg_generator: torch.Generator,
     run_dir: Path,
 ) -> int:
-    """Load the run's checkpoint into the model and optimiser; return the step to start from."""
-    _recover_checkpoint(run_dir)
+    """Load the run's checkpoint into the model and optimiser; return the step to start from.
+
+    The SIGReg generator is the same on every rank (rank 0's directions are broadcast anyway),
+    and the batch generators are derived from the step: nothing depends on the number of ranks.
+    """
     state_path = run_dir / CHECKPOINT_DIR / TRAINER_STATE
     if not state_path.exists():
         return 0
@@ -312,7 +325,6 @@ def _resume(
     except Exception as exc:  # torch raises several types for a corrupt file
         raise CheckpointError(f"trainer state {state_path} is corrupt: {exc}") from exc
     optimizer.load_state_dict(state["optimizer"])
-    generator.set_state(state["generator"])
     sigreg_generator.set_state(state["sigreg_generator"])
     return int(state["step"])
 
@@ -329,6 +341,16 @@ def _truncate_metrics(path: Path, step: int) -> None:
         except (json.JSONDecodeError, KeyError):
             break  # a torn last line from a crash
     atomic_write_bytes(path, "".join(f"{line}\n" for line in kept).encode())
+
+
+@contextmanager
+def _metrics_log(run_dir: Path, enabled: bool) -> Iterator[IO[str] | None]:
+    """The metrics file opened for appending (None where this rank does not write)."""
+    if not enabled:
+        yield None
+        return
+    with open(run_dir / METRICS_FILE, "a") as log:
+        yield log
 
 
 def _progress_bar(enabled: bool) -> Progress:

@@ -1,0 +1,128 @@
+"""`make bench-understanding`: probes and surprise of the demo's TwoRoom and the table's PushT.
+
+Writes benchmarks/results/probe.json (world → quantity → {"r", "r2", "r_random_encoder", ...}) and
+benchmarks/results/surprise.json (world → event → {"auroc", "p_value", "flag_rate", ...}), every
+entry with the command, date, machine and git revision, and the surprise plots
+benchmarks/results/surprise_<world>.png. Worlds not run keep their previous entries.
+
+The models, unless given with --two-room-model / --push-t-model:
+- TwoRoom: the demo's model kept by `make bench` (benchmarks/.demo/run/checkpoint), or else the
+  demo recipe's model trained here (collect + train, no evaluation) in benchmarks/.understanding/.
+- PushT: the benchmark table's model (bench-models/push_t/run/checkpoint, `ami bench table`), or
+  else the push_t recipe's model trained here (`--push-t-steps` overrides its training steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from ami.files import atomic_write_bytes
+from ami.pipeline import machine_facts, run_collect, run_train
+from ami.recipes import DEMO, PUSH_T, Recipe
+from ami.understanding.models import checkpoint_folder, load_model
+from ami.understanding.plots import plot_probe_scatter, plot_surprise
+from ami.understanding.probe_run import ProbeRunConfig, probe_episodes, run_probes
+from ami.understanding.surprise_run import SurpriseRunConfig, run_surprise
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+TRAINED = HERE / ".understanding"  # git-ignored: models trained here when none is given
+DEFAULT_MODELS = {
+    "two_room": HERE / ".demo" / "run" / "checkpoint",
+    "push_t": HERE.parent / "bench-models" / "push_t" / "run" / "checkpoint",
+}
+RECIPES = {"two_room": DEMO, "push_t": PUSH_T}
+README_SCATTER = {"two_room": "agent_x", "push_t": "block_angle"}
+
+
+def model_path(world: str, given: Path | None, steps: int | None, progress: bool) -> Path:
+    """The checkpoint to study: given, found where the demo/table leave it, or trained here."""
+    if given is not None:
+        return checkpoint_folder(given)
+    if (DEFAULT_MODELS[world] / "model.json").is_file():
+        return DEFAULT_MODELS[world]
+    recipe: Recipe = RECIPES[world]
+    if steps is not None:
+        recipe = replace(recipe, train=replace(recipe.train, steps=steps))
+    folder = TRAINED / world
+    if not (folder / "run" / "checkpoint" / "model.json").is_file():
+        print(f"training the {recipe.name} recipe's model in {folder}", file=sys.stderr)
+        data = run_collect(recipe.collect, folder / "data" / "experience.h5", progress=progress)
+        run_train(recipe, data, folder / "run", torch.device("cpu"), progress=progress)
+    return folder / "run" / "checkpoint"
+
+
+def update(path: Path, world: str, entries: dict) -> None:
+    """Replace `world`'s entries in the JSON file at `path`, keeping the other worlds'."""
+    document = json.loads(path.read_text()) if path.is_file() else {}
+    document[world] = entries
+    atomic_write_bytes(path, (json.dumps(document, indent=2) + "\n").encode())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--world", action="append", choices=list(RECIPES), default=None)
+    parser.add_argument("--two-room-model", type=Path, default=None)
+    parser.add_argument("--push-t-model", type=Path, default=None)
+    parser.add_argument("--push-t-steps", type=int, default=None)
+    parser.add_argument("--episodes", type=int, default=600, help="probing episodes")
+    parser.add_argument("--pairs", type=int, default=100, help="matched pairs per event")
+    parser.add_argument("--false-alarm-rate", type=float, default=0.01)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+    progress = not args.quiet
+    command = "python benchmarks/understanding_bench.py " + " ".join(map(shlex.quote, sys.argv[1:]))
+    given = {"two_room": args.two_room_model, "push_t": args.push_t_model}
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
+    for world in args.world or list(RECIPES):
+        steps = args.push_t_steps if world == "push_t" else None
+        path = model_path(world, given[world], steps, progress)
+        model = load_model(path, world, torch.device("cpu"))
+        facts = {"model": str(path), "command": command, **machine_facts()}
+
+        probe_config = ProbeRunConfig(world=world, episodes=args.episodes)
+        runs = probe_episodes(probe_config, model.config.encoder.image_size, progress)
+        results = run_probes(model, runs, probe_config, progress)
+        update(
+            RESULTS / "probe.json", world, {r.quantity: {**r.as_dict(), **facts} for r in results}
+        )
+        for result in results:
+            if result.quantity == README_SCATTER[world]:
+                plot_probe_scatter(result, RESULTS / f"probe_{world}_{result.quantity}.png", world)
+            print(f"{world:9s} {result.quantity:12s} r {result.as_dict()['r']:.4f}", flush=True)
+
+        surprise_config = SurpriseRunConfig(
+            world=world, pairs=args.pairs, false_alarm_rate=args.false_alarm_rate
+        )
+        report = run_surprise(model, surprise_config, progress)
+        plot_surprise(report, RESULTS / f"surprise_{world}.png")
+        document = report.as_dict()
+        events = {
+            name: {
+                **figures,
+                "threshold": document["threshold"],
+                "false_alarm_rate": document["false_alarm_rate"],
+                **facts,
+            }
+            for name, figures in document["events"].items()
+        }
+        update(RESULTS / "surprise.json", world, events)
+        for name, figures in events.items():
+            print(
+                f"{world:9s} {name:13s} AUROC {figures.get('auroc', float('nan')):.3f} "
+                f"p {figures.get('p_value', float('nan')):.2g} "
+                f"flagged {figures.get('flag_rate', float('nan')):.3f}",
+                flush=True,
+            )
+    print(f"wrote {RESULTS / 'probe.json'} and {RESULTS / 'surprise.json'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

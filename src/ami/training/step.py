@@ -1,0 +1,90 @@
+"""One optimisation step of the world model, the same code with one process or under torchrun.
+
+`TrainStep` runs the JEPA loss in the configured precision (`fp32`, or `bf16` autocast),
+optionally through `torch.compile`, then backward, gradient clipping and the optimiser's step.
+Under torchrun the model's BatchNorm becomes `GlobalBatchNorm` and the loss runs under
+DistributedDataParallel, so that N ranks with B windows each take the very step that one process
+takes with the N·B windows (tested in `tests/test_distributed.py`); the returned loss parts are
+averaged over ranks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from ami.device import precision_context
+from ami.model import SIGReg, WorldModel
+from ami.training.distributed import current_rank, data_parallel, mean_over_ranks, sync_batchnorm
+from ami.training.objective import ObjectiveConfig, jepa_loss
+
+if TYPE_CHECKING:
+    from ami.training.trainer import TrainConfig
+
+
+class TrainStep:
+    """Forward in the configured precision, backward, clipping, `optimizer.step()`."""
+
+    def __init__(
+        self,
+        model: WorldModel,
+        optimizer: torch.optim.Optimizer,
+        sigreg_generator: torch.Generator,
+        config: TrainConfig,
+    ) -> None:
+        self.model, self.optimizer, self.config = model, optimizer, config
+        self.device = model.device
+        if current_rank().world_size > 1:
+            sync_batchnorm(model)
+        sigreg = SeededSIGReg(SIGReg(config.sigreg).to(self.device), sigreg_generator)
+        loss = data_parallel(_Loss(model, sigreg, config.objective), self.device)
+        self.loss: Callable[[Tensor, Tensor], tuple[Tensor, dict[str, float]]] = (
+            torch.compile(loss) if config.compile else loss
+        )
+
+    def __call__(self, pixels: Tensor, actions: Tensor, lr: float) -> dict[str, float]:
+        """Step on `pixels uint8 [B, T, 3, h, w]` and `actions [B, T-1, A]` at learning rate `lr`.
+
+        Returns:
+            `loss`, `pred_loss`, `sigreg` (, `rollout_loss`, `grad_norm`), averaged over ranks.
+        """
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with precision_context(self.config.precision, self.device):
+            loss, parts = self.loss(pixels.to(self.device), actions.to(self.device))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            parts["grad_norm"] = float(norm)
+        self.optimizer.step()
+        return mean_over_ranks(parts, self.device)
+
+
+class _Loss(torch.nn.Module):
+    """The JEPA loss as a module: DDP synchronises gradients through a module's `forward`."""
+
+    def __init__(
+        self, model: WorldModel, sigreg: torch.nn.Module, objective: ObjectiveConfig
+    ) -> None:
+        super().__init__()
+        self.model, self.sigreg, self.objective = model, sigreg, objective
+
+    def forward(self, pixels: Tensor, actions: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """`jepa_loss` of the batch: the scalar loss and its parts."""
+        return jepa_loss(self.model, self.sigreg, pixels, actions, self.objective)
+
+
+class SeededSIGReg(torch.nn.Module):
+    """SIGReg whose random directions come from a given generator (reproducible, resumable)."""
+
+    def __init__(self, sigreg: SIGReg, generator: torch.Generator) -> None:
+        super().__init__()
+        self.sigreg, self.generator = sigreg, generator
+
+    def forward(self, z: Tensor) -> Tensor:
+        """The statistic of `z [B, T, D]` with directions drawn from the generator."""
+        return self.sigreg(z, generator=self.generator)

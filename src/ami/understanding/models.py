@@ -1,0 +1,67 @@
+"""The model under study: found from a run or checkpoint folder, its random twin, frames encoded.
+
+`ami probe` and `ami surprise` take `--model` as a checkpoint folder (`RUN/checkpoint`), a run
+folder (`RUN`, holding `checkpoint/`) or a demo folder (`OUT`, holding `run/checkpoint/`). The
+floor every probe is reported beside is the same architecture with random weights (`random_twin`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ami.errors import CheckpointError, ConfigError
+from ami.model import WorldModel
+from ami.model.world_model import CONFIG_FILE, read_checkpoint_json
+
+
+def checkpoint_folder(path: Path) -> Path:
+    """The checkpoint folder that `path` (checkpoint, run or demo folder) names.
+
+    Raises:
+        CheckpointError: no checkpoint is found there.
+    """
+    path = Path(path)
+    for candidate in (path, path / "checkpoint", path / "run" / "checkpoint"):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    raise CheckpointError(
+        f"no checkpoint at {path} (looked for {CONFIG_FILE} in it, in checkpoint/ and in "
+        "run/checkpoint/)"
+    )
+
+
+def load_model(path: Path, world: str, device: torch.device) -> WorldModel:
+    """Load the model at `path` (see `checkpoint_folder`) and check it was trained on `world`.
+
+    Raises:
+        CheckpointError: no or a broken checkpoint.
+        ConfigError: the checkpoint says it was trained on another world.
+    """
+    folder = checkpoint_folder(path)
+    trained_on = read_checkpoint_json(folder / CONFIG_FILE).get("metadata", {}).get("world")
+    if trained_on is not None and trained_on != world:
+        raise ConfigError(f"the model at {folder} was trained on {trained_on!r}, not {world!r}")
+    return WorldModel.load(folder, device=device)
+
+
+def random_twin(model: WorldModel, seed: int) -> WorldModel:
+    """A model of the same config with freshly initialised (untrained) weights, in eval mode."""
+    torch.manual_seed(seed)
+    return WorldModel(model.config).to(model.device).eval()
+
+
+@torch.no_grad()
+def encode_frames(model: WorldModel, pixels: np.ndarray, batch: int = 512) -> np.ndarray:
+    """Embeddings `float32 [N, D]` of frames `uint8 [N, h, w, 3]`, in batches (eval mode)."""
+    model.eval()
+    out = []
+    for start in range(0, len(pixels), batch):
+        chunk = torch.from_numpy(np.ascontiguousarray(pixels[start : start + batch]))
+        frames = chunk.permute(0, 3, 1, 2)[:, None].to(model.device)  # [n, 1, 3, h, w]
+        out.append(model.encode(frames)[:, 0].float().cpu().numpy())
+    if not out:
+        return np.zeros((0, model.config.encoder.embed_dim), np.float32)
+    return np.concatenate(out)

@@ -1,0 +1,133 @@
+"""The physical quantities a probe reads, per world, and how features and targets are built.
+
+A `QuantityGroup` is a set of state columns probed together (e.g. the agent's x and y):
+
+- position: features `z_t [D]`, targets the state columns at t.
+- angle: features `z_t [D]`, targets `(sin, cos)` of the angle; the probe's angle is their
+  `atan2`, reported unwrapped to within pi of the true angle, so that r and R² score the wrapped
+  error (a prediction of 3.1 for a true -3.1 is off by 0.08 rad, not by 6.2).
+- velocity: features `[z_t, z_{t+k}]` (two consecutive model steps, `[2D]`), targets
+  `(s_{t+k} - s_t) / k`, per env step (angle differences wrapped).
+
+`k` is the model's frameskip: consecutive embeddings are one model step apart, as the model sees
+them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ami.config import require_choice
+from ami.errors import ConfigError, ShapeError
+
+KINDS = ("position", "angle", "velocity")
+
+
+@dataclass(frozen=True)
+class QuantityGroup:
+    """State columns probed together.
+
+    Attributes:
+        name: the group's name, e.g. "block position".
+        kind: "position", "angle" or "velocity".
+        columns: the state columns it reads.
+        names: the reported quantity of each column, e.g. ("block_x", "block_y").
+        unit: the unit of the reported values.
+        angular: the columns are angles (velocity differences are wrapped).
+    """
+
+    name: str
+    kind: str
+    columns: tuple[int, ...]
+    names: tuple[str, ...]
+    unit: str
+    angular: bool = False
+
+    def __post_init__(self) -> None:
+        require_choice("QuantityGroup", "kind", self.kind, KINDS)
+        if len(self.columns) != len(self.names) or not self.columns:
+            raise ConfigError(f"QuantityGroup {self.name!r} needs one name per column")
+        if self.kind == "angle" and len(self.columns) != 1:
+            raise ConfigError(f"QuantityGroup {self.name!r}: an angle group has one column")
+
+
+WORLD_QUANTITIES: dict[str, tuple[QuantityGroup, ...]] = {
+    "two_room": (
+        QuantityGroup("agent position", "position", (0, 1), ("agent_x", "agent_y"), "arena"),
+        QuantityGroup("agent velocity", "velocity", (0, 1), ("agent_vx", "agent_vy"), "arena/step"),
+    ),
+    "push_t": (
+        QuantityGroup("block position", "position", (2, 3), ("block_x", "block_y"), "units"),
+        QuantityGroup("block angle", "angle", (4,), ("block_angle",), "rad", angular=True),
+        QuantityGroup("pusher position", "position", (0, 1), ("pusher_x", "pusher_y"), "units"),
+        QuantityGroup("block velocity", "velocity", (2, 3), ("block_vx", "block_vy"), "units/step"),
+        QuantityGroup(
+            "block angular velocity",
+            "velocity",
+            (4,),
+            ("block_omega",),
+            "rad/step",
+            angular=True,
+        ),
+        QuantityGroup(
+            "pusher velocity", "velocity", (0, 1), ("pusher_vx", "pusher_vy"), "units/step"
+        ),
+    ),
+}
+
+
+def quantity_groups(world: str) -> tuple[QuantityGroup, ...]:
+    """The groups probed in `world`.
+
+    Raises:
+        ConfigError: no quantities are defined for `world`.
+    """
+    if world not in WORLD_QUANTITIES:
+        raise ConfigError(
+            f"no physical quantities defined for world {world!r}; probes know "
+            f"{', '.join(sorted(WORLD_QUANTITIES))}"
+        )
+    return WORLD_QUANTITIES[world]
+
+
+def features(z: np.ndarray, group: QuantityGroup, k: int) -> np.ndarray:
+    """Probe inputs of one episode: `z [L+1, D]` → `[L+1, D]`, or `[L+1-k, 2D]` for velocities."""
+    if z.ndim != 2:
+        raise ShapeError(f"features expects z [L+1, D], got {z.shape}")
+    if group.kind != "velocity":
+        return z
+    return np.concatenate([z[:-k], z[k:]], axis=1)
+
+
+def true_values(states: np.ndarray, group: QuantityGroup, k: int) -> np.ndarray:
+    """The reported quantities of one episode, `[N, len(columns)]` (N as in `features`)."""
+    s = np.asarray(states, np.float64)[:, list(group.columns)]
+    if group.kind != "velocity":
+        return s
+    step = s[k:] - s[:-k]
+    if group.angular:
+        step = wrap(step)
+    return step / k
+
+
+def targets(values: np.ndarray, group: QuantityGroup) -> np.ndarray:
+    """What the probe regresses: the values, or `(sin, cos)` `[N, 2]` for an angle."""
+    if group.kind == "angle":
+        return np.concatenate([np.sin(values), np.cos(values)], axis=1)
+    return values
+
+
+def readout(predicted: np.ndarray, truth: np.ndarray, group: QuantityGroup) -> np.ndarray:
+    """The probe's values `[N, len(columns)]` from its outputs (angles unwrapped near `truth`)."""
+    if group.kind != "angle":
+        return predicted
+    angle = np.arctan2(predicted[:, :1], predicted[:, 1:2])
+    return truth + wrap(angle - truth)
+
+
+def wrap(angle: np.ndarray) -> np.ndarray:
+    """Angles in [-pi, pi)."""
+    return (angle + math.pi) % (2 * math.pi) - math.pi

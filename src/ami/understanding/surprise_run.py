@@ -1,0 +1,233 @@
+"""Violation of expectation, measured: matched pairs of episodes with and without an event.
+
+Each base episode is collected with the world's mixed policy (the control twin). For every event
+the same episode is replayed from the same reset seed with the same actions in an `EventWorld`,
+so both are identical frame for frame up to the event. The score of a pair is the surprise at the
+frame that first shows the event, in the event episode and in its twin. Per event type:
+
+- AUROC of the event episodes' scores against the twins' (1: every event more surprising),
+- the exact one-sided paired sign test p-value (event > twin),
+- the share of event frames (and of twin frames) above the monitor threshold, calibrated to the
+  asked false-alarm rate on separate normal episodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ami.config import config_to_dict, require_choice, require_in_range, require_positive
+from ami.errors import ConfigError
+from ami.experience import CollectConfig, Episode, collect
+from ami.experience._progress import progress_bar
+from ami.model import WorldModel
+from ami.understanding.models import encode_frames
+from ami.understanding.perturbations import EVENTS, HOOKED_WORLDS, Event, EventWorld
+from ami.understanding.probe_run import EXPERT_FRACTION
+from ami.understanding.stats import auroc, sign_test
+from ami.understanding.surprise import calibrate_threshold, surprise_series
+from ami.worlds import make
+
+WINDOW = (10, 10)  # env steps shown before and after the event in the plot
+
+
+@dataclass(frozen=True)
+class SurpriseRunConfig:
+    """What a surprise run covers.
+
+    Attributes:
+        world: registry name of the world (TwoRoom or PushT).
+        pairs: base episodes (each gives one pair per event type).
+        steps_per_episode: env steps per episode.
+        event_from: earliest env step an event is asked for.
+        event_to: latest env step an event is asked for (uniform in between, per episode).
+        calibration_episodes: normal episodes the monitor threshold is calibrated on.
+        false_alarm_rate: the monitor's asked false-alarm rate per env step.
+        seed: collection seed of the base episodes (calibration uses `seed + 500_000`).
+        events: the event types.
+    """
+
+    world: str
+    pairs: int = 100
+    steps_per_episode: int = 60
+    event_from: int = 20
+    event_to: int = 35
+    calibration_episodes: int = 100
+    false_alarm_rate: float = 0.01
+    seed: int = 2_000_000
+    events: tuple[str, ...] = EVENTS
+
+    def __post_init__(self) -> None:
+        owner = "SurpriseRunConfig"
+        require_choice(owner, "world", self.world, HOOKED_WORLDS)
+        for name in ("pairs", "steps_per_episode", "calibration_episodes", "event_from"):
+            require_positive(owner, name, getattr(self, name))
+        if not self.event_from <= self.event_to < self.steps_per_episode:
+            raise ConfigError(
+                f"{owner} needs event_from <= event_to < steps_per_episode, got "
+                f"{self.event_from}, {self.event_to}, {self.steps_per_episode}"
+            )
+        require_in_range(owner, "false_alarm_rate", self.false_alarm_rate, 1e-4, 0.5)
+        for event in self.events:
+            Event(event, 1)  # unknown event: ConfigError
+        if not self.events:
+            raise ConfigError(f"{owner}.events must name at least one event")
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """One event type's pairs.
+
+    Attributes:
+        event: the event's name.
+        event_scores: surprise at the event frame, per pair `[P]`.
+        twin_scores: surprise at the same frame of the twin `[P]`.
+        aligned_event: surprise around the event `[P, before + after + 1]` (NaN off the episode).
+        aligned_twin: the same for the twins.
+        skipped: base episodes where the event never fitted.
+    """
+
+    event: str
+    event_scores: np.ndarray
+    twin_scores: np.ndarray
+    aligned_event: np.ndarray
+    aligned_twin: np.ndarray
+    skipped: int
+
+    def figures(self, threshold: float) -> dict[str, Any]:
+        """AUROC, sign-test p-value and flag rates at `threshold` (plain data)."""
+        pairs = int(self.event_scores.size)
+        if pairs == 0:
+            return {"pairs": 0, "skipped": self.skipped}
+        return {
+            "auroc": auroc(self.event_scores, self.twin_scores),
+            "p_value": sign_test(self.event_scores - self.twin_scores),
+            "flag_rate": float((self.event_scores > threshold).mean()),
+            "twin_flag_rate": float((self.twin_scores > threshold).mean()),
+            "median_surprise": float(np.median(self.event_scores)),
+            "median_twin_surprise": float(np.median(self.twin_scores)),
+            "pairs": pairs,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True)
+class SurpriseReport:
+    """A whole run: the threshold and each event type's pairs."""
+
+    config: SurpriseRunConfig
+    threshold: float
+    calibration_steps: int
+    results: dict[str, EventResult]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The surprise.json document of one world."""
+        return {
+            "world": self.config.world,
+            "threshold": self.threshold,
+            "false_alarm_rate": self.config.false_alarm_rate,
+            "calibration_steps": self.calibration_steps,
+            "events": {name: r.figures(self.threshold) for name, r in self.results.items()},
+            "settings": config_to_dict(self.config),
+        }
+
+
+def run_surprise(
+    model: WorldModel, config: SurpriseRunConfig, progress: bool = True
+) -> SurpriseReport:
+    """Calibrate the threshold, run every event's matched pairs, score them."""
+    size = model.config.encoder.image_size
+    calibration = _episodes(config, config.calibration_episodes, config.seed + 500_000, size)
+    normal = [surprise_series(model, e.pixels, e.actions) for e in calibration]
+    threshold = calibrate_threshold(normal, config.false_alarm_rate)
+    twins = list(_episodes(config, config.pairs, config.seed, size))
+    twin_z = [encode_frames(model, e.pixels) for e in twins]
+    twin_series = [
+        surprise_series(model, e.pixels, e.actions, z) for e, z in zip(twins, twin_z, strict=True)
+    ]
+    rng = np.random.default_rng(config.seed)
+    asked = rng.integers(config.event_from, config.event_to + 1, size=len(twins))
+    results = {}
+    with progress_bar(progress, "event pairs", total=len(config.events) * len(twins)) as advance:
+        for name in config.events:
+            results[name] = _event_pairs(
+                model, name, twins, twin_z, twin_series, asked, config, size, advance
+            )
+    steps = int(sum(np.isfinite(s).sum() for s in normal))
+    return SurpriseReport(config, threshold, steps, results)
+
+
+def _episodes(config: SurpriseRunConfig, count: int, seed: int, size: int) -> list[Episode]:
+    collect_config = CollectConfig(
+        world=config.world,
+        episodes=count,
+        steps_per_episode=config.steps_per_episode,
+        policy="mixed",
+        expert_fraction=EXPERT_FRACTION.get(config.world, 0.5),
+        seed=seed,
+        image_size=size,
+    )
+    return list(collect(collect_config, progress=False))
+
+
+def _event_pairs(
+    model: WorldModel,
+    name: str,
+    twins: Sequence[Episode],
+    twin_z: Sequence[np.ndarray],
+    twin_series: Sequence[np.ndarray],
+    asked: np.ndarray,
+    config: SurpriseRunConfig,
+    size: int,
+    advance: Any,
+) -> EventResult:
+    """Replay every twin with event `name`; the pairs' scores and aligned series."""
+    scores, twin_scores, aligned, aligned_twin, skipped = [], [], [], [], 0
+    for i, (twin, series) in enumerate(zip(twins, twin_series, strict=True)):
+        world = EventWorld(make(config.world, size=size), Event(name, int(asked[i])), seed=i)
+        frames = replay(world, config.seed + i, twin.actions)
+        advance(1)
+        at = world.applied_at
+        if at is None:
+            skipped += 1
+            continue
+        if not np.array_equal(frames[:at], twin.pixels[:at]):
+            raise RuntimeError(f"episode {i} did not replay identically before the {name} event")
+        # identical up to the event: only the frames from the event on need encoding
+        z = np.concatenate([twin_z[i][:at], encode_frames(model, frames[at:])])
+        event_series = surprise_series(model, frames, twin.actions, z)
+        scores.append(event_series[at])
+        twin_scores.append(series[at])
+        aligned.append(_window(event_series, at))
+        aligned_twin.append(_window(series, at))
+    width = sum(WINDOW) + 1
+    return EventResult(
+        name,
+        np.asarray(scores),
+        np.asarray(twin_scores),
+        np.asarray(aligned).reshape(-1, width),
+        np.asarray(aligned_twin).reshape(-1, width),
+        skipped,
+    )
+
+
+def replay(world: EventWorld, seed: int, actions: np.ndarray) -> np.ndarray:
+    """Reset `world` with `seed`, take `actions [L, A]`; the frames seen `uint8 [L+1, h, w, 3]`."""
+    obs, _ = world.reset(seed=seed)
+    frames = [obs["pixels"]]
+    for action in actions:
+        obs, *_ = world.step(action)
+        frames.append(obs["pixels"])
+    return np.stack(frames)
+
+
+def _window(series: np.ndarray, at: int) -> np.ndarray:
+    """`series` from `at - before` to `at + after` (NaN where the episode does not reach)."""
+    before, after = WINDOW
+    out = np.full(before + after + 1, np.nan)
+    lo, hi = max(at - before, 0), min(at + after + 1, len(series))
+    out[lo - (at - before) : hi - (at - before)] = series[lo:hi]
+    return out
