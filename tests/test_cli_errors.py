@@ -183,3 +183,17 @@ def test_collect_writes_a_dataset(tmp_path: Path) -> None:
 def test_unknown_solver(tmp_path: Path) -> None:
     result = ami("eval", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--solver", "ceem")
     assert_one_line_error(result, "SolverConfig.name", "'ceem'", "mppi")
+
+
+def test_a_misspelt_option_is_one_usage_line_not_a_traceback():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ami", "train", "--preset", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "No such option" in done.stderr
