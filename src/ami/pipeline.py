@@ -221,29 +221,26 @@ def machine_facts() -> dict[str, Any]:
 
 def git_revision() -> str:
     """The current git commit of the source tree, "-dirty" when `src/` has uncommitted changes."""
-    here = Path(__file__).resolve().parent
     try:
-        revision = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=5,
-            cwd=here,
-        ).stdout.strip()
-        changes = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=5,
-            cwd=here,
-        ).stdout.strip()
+        revision = _git("rev-parse", "--short", "HEAD")
+        changes = _git("status", "--porcelain", "--", ".")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     if not revision:
         return "unknown"
     return f"{revision}-dirty" if changes else revision
+
+
+def _git(*args: str) -> str:
+    """The stripped output of `git *args` run in this package's folder."""
+    return subprocess.run(
+        ["git", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=5,
+        cwd=Path(__file__).resolve().parent,
+    ).stdout.strip()
 
 
 def with_eval_episodes(recipe: Recipe, episodes: int) -> Recipe:

@@ -115,18 +115,38 @@ def two_room_cross_room(episodes: int = 50, seed: int = 2_000_003) -> EvalProtoc
     )
 
 
-def two_room_anchor(episodes: int = 50, seed: int = 1_000_003) -> EvalProtocol:
-    """The anchors' (stable-worldmodel/LeWM): goal 25 steps ahead, budget 50, radius 16/224."""
+def _anchor(
+    world: str,
+    episodes: int,
+    seed: int,
+    success_radius: float | None,
+    skip_solved_starts: bool,
+    description: str,
+) -> EvalProtocol:
+    """The anchors' protocol v1 on `world`: goal 25 steps ahead, budget 50 env steps."""
     return EvalProtocol(
         name="anchor",
         version=1,
-        world="two_room",
+        world=world,
         episodes=episodes,
         seed=seed,
         budget=50,
-        success_radius=16 / 224,
+        success_radius=success_radius,
         pairing="dataset_offset",
         goal_offset=25,
+        skip_solved_starts=skip_solved_starts,
+        description=description,
+    )
+
+
+def two_room_anchor(episodes: int = 50, seed: int = 1_000_003) -> EvalProtocol:
+    """The anchors' (stable-worldmodel/LeWM): goal 25 steps ahead, budget 50, radius 16/224."""
+    return _anchor(
+        "two_room",
+        episodes,
+        seed,
+        success_radius=16 / 224,
+        skip_solved_starts=False,
         description=(
             "TwoRoom anchor protocol (stable-worldmodel/LeWM): start = a state of a held-out "
             "expert episode, goal = the state 25 steps later (goal image = that frame), budget "
@@ -137,16 +157,11 @@ def two_room_anchor(episodes: int = 50, seed: int = 1_000_003) -> EvalProtocol:
 
 def push_t_anchor(episodes: int = 50, seed: int = 1_000_003) -> EvalProtocol:
     """The anchors' protocol on PushT: goal 25 steps ahead, budget 50, DINO-WM's success."""
-    return EvalProtocol(
-        name="anchor",
-        version=1,
-        world="push_t",
-        episodes=episodes,
-        seed=seed,
-        budget=50,
+    return _anchor(
+        "push_t",
+        episodes,
+        seed,
         success_radius=None,
-        pairing="dataset_offset",
-        goal_offset=25,
         skip_solved_starts=True,
         description=(
             "PushT anchor protocol (DINO-WM/LeWM): start = a state of a held-out expert "
@@ -160,23 +175,17 @@ def push_t_anchor(episodes: int = 50, seed: int = 1_000_003) -> EvalProtocol:
 
 def reacher_anchor(episodes: int = 50, seed: int = 1_000_003) -> EvalProtocol:
     """The anchors' protocol on Reacher: goal 25 steps ahead, budget 50, joints within 0.1 rad."""
-    return EvalProtocol(
-        name="anchor",
-        version=1,
-        world="reacher",
-        episodes=episodes,
-        seed=seed,
-        budget=50,
+    return _anchor(
+        "reacher",
+        episodes,
+        seed,
         success_radius=None,
-        pairing="dataset_offset",
-        goal_offset=25,
         skip_solved_starts=True,
         description=(
             "Reacher anchor protocol (LeWM): start = a state of a held-out expert episode (not "
-            "already at the goal), goal "
-            "= the joint configuration 25 steps later (goal image rendered by the world: the arm "
-            "at rest there, the target drawn at its fingertip), budget 50 env steps, success when "
-            "both joints are within 0.1 rad of the goal's."
+            "already at the goal), goal = the joint configuration 25 steps later (goal image "
+            "rendered by the world: the arm at rest there, the target drawn at its fingertip), "
+            "budget 50 env steps, success when both joints are within 0.1 rad of the goal's."
         ),
     )
 
