@@ -26,7 +26,6 @@ from typing import Any
 import torch
 from rich.table import Table
 
-from ami.agent import PlanningAgent
 from ami.config import config_to_dict, require_choice, require_non_negative, require_positive
 from ami.errors import CheckpointError, ConfigError
 from ami.evaluation.protocols import protocol_by_name
@@ -109,7 +108,7 @@ def run_table(
         for solver in config.solvers:
             result = evaluate(
                 protocol,
-                _agent(model, with_solver(recipe, solver)),
+                make_agent(model, with_solver(recipe, solver)),
                 progress=progress,
                 world_overrides={"size": image_size(recipe)},
             )
@@ -207,7 +206,7 @@ class _Curve:
         model.eval()
         result = evaluate(
             self.protocol,
-            _agent(model, self.recipe),
+            make_agent(model, self.recipe),
             progress=False,
             world_overrides={"size": image_size(self.recipe)},
         )
@@ -216,10 +215,6 @@ class _Curve:
         self.points["train_minutes"].append((began - self.started - self.seconds) / 60)
         self.points["success_rate"].append(result.success_rate)
         self.seconds += time.perf_counter() - began
-
-
-def _agent(model: WorldModel, recipe: Recipe) -> PlanningAgent:
-    return make_agent(model, recipe)
 
 
 def write_results(document: dict[str, Any], path: Path, command: str) -> Path:
