@@ -23,6 +23,7 @@ from ami.planning import (
     Cost,
     GoalEnergy,
     HeldActions,
+    LatentModel,
     MPCConfig,
     MPCController,
     Solver,
@@ -125,12 +126,23 @@ class PlanningAgent:
     def act(self, pixels: np.ndarray) -> np.ndarray:
         """The next env action; plans a new block of k actions when the last one is used up."""
         if not self._pending:
-            planned = self.controller.act(pixels)
-            if self.hold_actions:
-                planned = np.tile(planned, self.frameskip)
-            block = planned.reshape(self.frameskip, self.env_action_dim)
-            self._pending.extend(block.astype(np.float32))
+            self._pending.extend(self.next_block(pixels))
         return self._pending.popleft()
+
+    def next_block(self, pixels: np.ndarray) -> np.ndarray:
+        """The env actions `float32 [k, A]` of the next model step (planning when needed)."""
+        return self.block_of(self.controller.act(pixels))
+
+    def block_of(self, planned: np.ndarray) -> np.ndarray:
+        """The env actions `float32 [k, A]` of one planner-level action (held or a whole block)."""
+        if self.hold_actions:
+            planned = np.tile(planned, self.frameskip)
+        return planned.reshape(self.frameskip, self.env_action_dim).astype(np.float32)
+
+    @property
+    def planned_model(self) -> LatentModel:
+        """The world model as the planner sees it (planner-level actions, e.g. held)."""
+        return self.controller.model
 
 
 class RandomAgent:

@@ -47,7 +47,20 @@ V2 = [
     "CREATE INDEX steps_by_model ON steps(model_version, id)",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2]
+# Version 3: the decisions the agent took at its decision points (which mode chose, from which
+# observation, towards which goal, the chosen plan), so that the fast actor can be distilled from
+# the planner's own decisions. Frames are zlib-compressed raw pixels, as in `frames`.
+V3 = [
+    """CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY, episode INTEGER NOT NULL REFERENCES episodes(id),
+        t INTEGER NOT NULL, mode TEXT NOT NULL CHECK (mode IN ('plan', 'act')),
+        plan BLOB NOT NULL, plan_steps INTEGER NOT NULL, energy REAL NOT NULL,
+        height INTEGER NOT NULL, width INTEGER NOT NULL, observation BLOB NOT NULL,
+        goal BLOB NOT NULL)""",
+    "CREATE INDEX decisions_by_mode ON decisions(mode, id)",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

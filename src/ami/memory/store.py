@@ -116,6 +116,11 @@ class Memory:
             raise MemoryFormatError(f"{path} is not a readable ami memory file ({exc})") from exc
         return cls(db, path, readonly)
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The SQLite connection (autocommit), for the memory's companion tables (decisions)."""
+        return self._db
+
     def close(self) -> None:
         """Close the file."""
         self._db.close()

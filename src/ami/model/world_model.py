@@ -8,6 +8,7 @@ fit it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,17 @@ class WorldModel(nn.Module):
             pad = window[:, :1].expand(-1, self.history - window.shape[1], -1)
             window = torch.cat([pad, window], dim=1)
         return self.predictor.rollout(window, actions)
+
+    def version(self) -> str:
+        """A short digest of the weights (12 hex digits): what memory tags embeddings with.
+
+        Two models with the same weights have the same version; any change of weight changes it.
+        """
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        return digest.hexdigest()[:12]
 
     def save(self, directory: str | Path, metadata: dict[str, Any] | None = None) -> Path:
         """Write `model.safetensors` and `model.json` into `directory` atomically; return it."""

@@ -118,6 +118,11 @@ class MPCController:
         self.last_result = None
         self.generator.manual_seed(self.config.seed)
 
+    @property
+    def plan(self) -> Tensor | None:
+        """The latest full plan `[H, action_dim]` (None before the first)."""
+        return self._plan
+
     def drop_queue(self) -> None:
         """Forget the queued actions of the current plan: the next `act` plans afresh."""
         self._queue.clear()

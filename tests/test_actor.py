@@ -1,0 +1,158 @@
+"""The Mode-1 actor: it learns a known mapping, refines through a model, saves and loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ami.agent.actor import Actor, ActorConfig, goal_miss, imagine
+from ami.agent.distill import DistillConfig, calibrate_miss_threshold, distill_actor
+from ami.errors import CheckpointError, ConfigError, ShapeError
+from ami.memory import Memory
+from ami.memory.decisions import Decisions, count_decisions, read_decisions, record_decision
+from fakes import LinearModel, LinearSystem
+
+
+def frame_of(state: np.ndarray) -> np.ndarray:
+    return LinearSystem(state).pixels()
+
+
+def greedy_plan(z: np.ndarray, goal: np.ndarray, steps: int = 3) -> np.ndarray:
+    """The known optimal planner of `LinearModel`: head for the goal, at most full speed."""
+    plan, current = [], z.copy()
+    for _ in range(steps):
+        action = np.clip(10 * (goal - current), -1, 1)
+        current = current + 0.1 * action
+        plan.append(action)
+    return np.stack(plan).astype(np.float32)
+
+
+def toy_decisions(n: int, seed: int) -> Decisions:
+    rng = np.random.default_rng(seed)
+    starts = rng.uniform(-0.8, 0.8, (n, 2))
+    goals = np.clip(starts + rng.uniform(-0.3, 0.3, (n, 2)), -1, 1)
+    # what the pixels can carry: the quantised states
+    starts = np.round((starts + 1) / 2 * 255) / 255 * 2 - 1
+    goals = np.round((goals + 1) / 2 * 255) / 255 * 2 - 1
+    return Decisions(
+        ids=np.arange(n),
+        episodes=np.zeros(n, dtype=np.int64),
+        t=np.zeros(n, dtype=np.int64),
+        modes=("plan",) * n,
+        observations=np.stack([frame_of(s) for s in starts]),
+        goals=np.stack([frame_of(g) for g in goals]),
+        plans=np.stack([greedy_plan(s, g) for s, g in zip(starts, goals, strict=True)]),
+        energies=rng.uniform(0, 1, n).astype(np.float32),
+    )
+
+
+def action_error(actor: Actor, data: Decisions) -> float:
+    model = LinearModel()
+    with torch.no_grad():
+        z = model.encode(torch.from_numpy(data.observations).permute(0, 3, 1, 2)[:, None])[:, 0]
+        g = model.encode(torch.from_numpy(data.goals).permute(0, 3, 1, 2)[:, None])[:, 0]
+        return float((actor(z, g)[:, 0] - torch.from_numpy(data.plans[:, 0])).abs().mean())
+
+
+def test_actor_learns_the_planners_mapping_on_a_toy_world():
+    torch.manual_seed(0)
+    actor = Actor(ActorConfig(embed_dim=2, action_dim=2, chunk=2, hidden=64))
+    train, held_out = toy_decisions(2000, seed=0), toy_decisions(300, seed=1)
+    before = action_error(actor, held_out)
+    result = distill_actor(actor, LinearModel(), train, DistillConfig(steps=1500, batch=128))
+    after = action_error(actor, held_out)
+    assert before > 0.3
+    assert after < 0.06, (before, after)
+    assert result.decisions == 2000 and result.valid_loss < 0.01
+
+
+def test_refinement_through_the_model_reduces_the_imagined_miss():
+    torch.manual_seed(0)
+    data = toy_decisions(500, seed=2)
+    model = LinearModel()
+    z = model.encode(torch.from_numpy(data.observations).permute(0, 3, 1, 2)[:, None])[:, 0]
+    g = model.encode(torch.from_numpy(data.goals).permute(0, 3, 1, 2)[:, None])[:, 0]
+    actor = Actor(ActorConfig(embed_dim=2, action_dim=2, hidden=32))
+    with torch.no_grad():
+        before = float(goal_miss(imagine(actor, model, z, g, 4)[0], g).mean())
+    # the distillation targets are useless (all zero): only the refinement term can help
+    useless = Decisions(**{**data.__dict__, "plans": np.zeros_like(data.plans)})
+    distill_actor(actor, model, useless, DistillConfig(steps=300, refine_weight=10.0))
+    with torch.no_grad():
+        after = float(goal_miss(imagine(actor, model, z, g, 4)[0], g).mean())
+    assert after < 0.5 * before, (before, after)
+
+
+def test_imagine_rolls_the_actor_out_in_closed_loop():
+    actor = Actor(ActorConfig(embed_dim=2, action_dim=2, hidden=8))
+    z, g = torch.zeros(3, 2), torch.ones(3, 2)
+    states, actions = imagine(actor, LinearModel(), z, g, horizon=4)
+    assert states.shape == (3, 4, 2) and actions.shape == (3, 4, 2)
+    # each state is the previous plus 0.1 × the action the actor chose there
+    previous = torch.cat([z[:, None], states[:, :-1]], dim=1)
+    assert torch.allclose(states, previous + 0.1 * actions, atol=1e-6)
+    with torch.no_grad():
+        assert torch.allclose(actions[:, 1], actor(states[:, 0], g)[:, 0])
+
+
+def test_actor_saves_and_loads_exactly(tmp_path):
+    actor = Actor(ActorConfig(embed_dim=4, action_dim=2, chunk=3))
+    actor.save(tmp_path / "actor", metadata={"model_version": "abc"})
+    loaded, metadata = Actor.load(tmp_path / "actor")
+    z, g = torch.randn(5, 4), torch.randn(5, 4)
+    assert torch.equal(actor.eval()(z, g), loaded(z, g))
+    assert metadata == {"model_version": "abc"}
+    (tmp_path / "actor" / "actor.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        Actor.load(tmp_path / "actor")
+    with pytest.raises(CheckpointError, match="not found"):
+        Actor.load(tmp_path / "nowhere")
+
+
+def test_actor_rejects_wrong_shapes_and_configs():
+    actor = Actor(ActorConfig(embed_dim=4, action_dim=2))
+    with pytest.raises(ShapeError, match="Actor expects"):
+        actor(torch.zeros(2, 3), torch.zeros(2, 3))
+    with pytest.raises(ConfigError, match="chunk"):
+        ActorConfig(embed_dim=4, action_dim=2, chunk=0)
+    with pytest.raises(ShapeError, match="plans"):
+        distill_actor(
+            Actor(ActorConfig(embed_dim=2, action_dim=3)), LinearModel(), toy_decisions(4, 0)
+        )
+
+
+def test_decisions_round_trip_through_memory(tmp_path):
+    data = toy_decisions(5, seed=3)
+    with Memory.open(tmp_path / "m.db") as memory:
+        episode = memory.begin_episode(memory.begin_session("v1"), "toy")
+        for i in range(5):
+            mode = "plan" if i % 2 == 0 else "act"
+            record_decision(
+                memory,
+                episode,
+                5 * i,
+                mode,
+                data.observations[i],
+                data.goals[i],
+                data.plans[i],
+                float(data.energies[i]),
+            )
+        assert count_decisions(memory) == {"plan": 3, "act": 2}
+        planned = read_decisions(memory, "plan")
+        assert np.array_equal(planned.observations, data.observations[::2])
+        assert np.array_equal(planned.goals, data.goals[::2])
+        assert np.array_equal(planned.plans, data.plans[::2])
+        assert np.allclose(planned.energies, data.energies[::2])
+        assert list(planned.t) == [0, 10, 20]
+        assert list(read_decisions(memory, None, last=2).t) == [15, 20]
+        with pytest.raises(ConfigError, match="mode"):
+            record_decision(
+                memory, episode, 0, "dream", data.observations[0], data.goals[0], data.plans[0], 0.0
+            )
+
+
+def test_miss_threshold_is_the_planners_energy_quantile():
+    data = toy_decisions(101, seed=4)
+    data = Decisions(**{**data.__dict__, "energies": np.arange(101, dtype=np.float32)})
+    assert calibrate_miss_threshold(data, 0.9) == pytest.approx(90.0)
