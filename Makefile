@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 TORCH_VERSION ?= 2.13.0
 DEMO_OUT ?= ami-demo
 
-.PHONY: help venv demo test test-fast bench bench-maze bench-understanding ablation lint format clean
+.PHONY: help venv demo test test-fast bench bench-table bench-maze bench-understanding ablation lint format clean
 
 help:  ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test-fast: venv  ## Run the tests without the slow end-to-end ones
 bench: venv  ## Env steps/s, training frames/s (fp32/bf16/compile, 1 and 2 procs), collection, planning latency+GFLOP/s, demo success -> benchmarks/results/bench.json
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/memory_bench.py
+
+bench-table: venv  ## World x solver table on the anchors' protocol (PushT, Reacher, TwoRoom) -> benchmarks/results/table.json (~1-2 h on 2 CPU cores: trains PushT and Reacher for 1,500 steps each, plus TwoRoom; models kept in bench-models/)
+	$(PY) -m ami bench table --curve-points 2
 
 bench-maze: venv  ## Far goals in the Maze: hierarchical vs flat vs random, lava entries -> benchmarks/results/maze.json (~15 min)
 	$(PY) benchmarks/maze_bench.py

@@ -23,16 +23,14 @@ Notable choices:
   of the goal, that is 20/512 of the arena width, and wrapped angle error below `success_angle`
   (pi/9). DINO-WM also counts the pusher's position in its distance; the goal here is the block's.
 
-Rendering is numpy only: a precomputed background, the block anti-aliased through its signed
-distance (coverage = clip(0.5 - distance in pixels)), the pusher as an anti-aliased disc on top.
-The goal is never drawn; `goal_pixels()` shows the block at the goal pose with the pusher where it
-is now.
+The T's shape (boxes, vertices, signed distance) and the numpy painter of frames live in
+`ami.worlds.push_t_render`; the names are re-exported here. The goal is never drawn;
+`goal_pixels()` shows the block at the goal pose with the pusher where it is now.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -43,7 +41,17 @@ from gymnasium import spaces
 
 from ami.config import replace_config, require_in_range, require_positive
 from ami.errors import ConfigError
-from ami.worlds.walled_arena import FLOOR_RGB, WALL_RGB, render_background
+from ami.worlds.push_t_render import (
+    BLOCK_BOXES,
+    BLOCK_RGB,
+    BLOCK_VERTICES,
+    PUSHER_RGB,
+    PushTPainter,
+    block_signed_distance,
+    block_vertices,
+    to_block_frame,
+)
+from ami.worlds.walled_arena import FLOOR_RGB, WALL_RGB
 
 __all__ = [
     "ARENA",
@@ -60,21 +68,13 @@ __all__ = [
     "block_signed_distance",
     "block_vertices",
     "make_push_t",
+    "to_block_frame",
 ]
 
 ARENA = 512.0  # arena side, in units
 WALL = 7.0  # thickness of the walls inside the arena
 OUTER = 100.0  # how far the wall boxes reach outside the arena
 PUSHER_RADIUS = 15.0
-_CY = (3600.0 * 15.0 + 2700.0 * 75.0) / 6300.0  # the centroid's depth below the bar's edge
-# The T in block coordinates (origin at the centroid), as boxes (centre x, centre y, half width,
-# half height): the bar, then the stem.
-BLOCK_BOXES = ((0.0, 15.0 - _CY, 60.0, 15.0), (0.0, 75.0 - _CY, 15.0, 45.0))
-BLOCK_VERTICES = np.array(
-    [(-60, 0), (60, 0), (60, 30), (15, 30), (15, 120), (-15, 120), (-15, 30), (-60, 30)], float
-) - np.array([0.0, _CY])
-BLOCK_RGB = (119.0, 136.0, 153.0)  # LightSlateGray, as in the original
-PUSHER_RGB = (65.0, 105.0, 225.0)  # RoyalBlue
 
 
 @dataclass(frozen=True)
@@ -130,34 +130,9 @@ class PushTConfig:
         return self.sim_hz // self.control_hz
 
 
-def block_signed_distance(points: np.ndarray) -> np.ndarray:
-    """Signed distance [...] from block-frame points [..., 2] to the T (negative inside)."""
-    distance = np.full(points.shape[:-1], np.inf)
-    for cx, cy, hx, hy in BLOCK_BOXES:
-        qx = np.abs(points[..., 0] - cx) - hx
-        qy = np.abs(points[..., 1] - cy) - hy
-        outside = np.hypot(np.maximum(qx, 0.0), np.maximum(qy, 0.0))
-        distance = np.minimum(distance, outside + np.minimum(np.maximum(qx, qy), 0.0))
-    return distance
-
-
 def wrap_angle(angle: float) -> float:
     """`angle` in [-pi, pi), unchanged (bit for bit) when it already is."""
     return angle if -math.pi <= angle < math.pi else (angle + math.pi) % (2 * math.pi) - math.pi
-
-
-def to_block_frame(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
-    """World points [..., 2] in the frame of a block at `pose` (x, y, angle)."""
-    c, s = math.cos(pose[2]), math.sin(pose[2])
-    dx, dy = points[..., 0] - pose[0], points[..., 1] - pose[1]
-    return np.stack([c * dx + s * dy, -s * dx + c * dy], axis=-1)
-
-
-def block_vertices(pose: np.ndarray) -> np.ndarray:
-    """The T's 8 vertices in world units [8, 2] for a block at `pose` (x, y, angle)."""
-    c, s = math.cos(pose[2]), math.sin(pose[2])
-    v = BLOCK_VERTICES
-    return np.stack([pose[0] + c * v[:, 0] - s * v[:, 1], pose[1] + s * v[:, 0] + c * v[:, 1]], 1)
 
 
 class PushT(gymnasium.Env):
@@ -197,18 +172,7 @@ class PushT(gymnasium.Env):
                 ),
             }
         )
-        w = WALL / ARENA
-        borders = (
-            (0.0, w, 0.0, 1.0),
-            (1 - w, 1.0, 0.0, 1.0),
-            (0.0, 1.0, 0.0, w),
-            (0.0, 1.0, 1 - w, 1.0),
-        )
-        self._background = render_background(size, borders)
-        self._background_f = self._background.astype(np.float32)
-        self._scale = size / ARENA  # pixels per unit
-        self._block_rgb = np.asarray(BLOCK_RGB, np.float32)
-        self._pusher_rgb = np.asarray(PUSHER_RGB, np.float32)
+        self._painter = PushTPainter(size, ARENA, WALL, PUSHER_RADIUS)
         self._goal = np.array([ARENA / 2, ARENA / 2, math.pi / 4])
         self._steps = 0
         self._build_space(np.array([256.0, 400.0, 256.0, 300.0, 0.0]))
@@ -360,44 +324,7 @@ class PushT(gymnasium.Env):
 
     def render_at(self, pusher: np.ndarray, block_pose: np.ndarray) -> np.ndarray:
         """The frame with the pusher at `pusher` [2] and the block at `block_pose` [3]."""
-        frame = self._background.copy()
-        pose = np.asarray(block_pose, np.float64)
-        corners = block_vertices(pose) * self._scale
-        self._blend(frame, corners.min(0), corners.max(0), self._block_rgb, self._block_cover, pose)
-        p = np.asarray(pusher, np.float64) * self._scale
-        r = PUSHER_RADIUS * self._scale
-        self._blend(frame, p - r, p + r, self._pusher_rgb, self._disc_cover, p)
-        return frame
-
-    def _block_cover(self, cols: np.ndarray, rows: np.ndarray, pose: np.ndarray) -> np.ndarray:
-        points = np.stack(np.broadcast_arrays(cols[None, :], rows[:, None]), -1) / self._scale
-        distance = block_signed_distance(to_block_frame(points, pose)) * self._scale
-        return np.clip(0.5 - distance, 0.0, 1.0)
-
-    def _disc_cover(self, cols: np.ndarray, rows: np.ndarray, centre: np.ndarray) -> np.ndarray:
-        dist = np.sqrt((cols[None, :] - centre[0]) ** 2 + (rows[:, None] - centre[1]) ** 2)
-        return np.clip(PUSHER_RADIUS * self._scale + 0.5 - dist, 0.0, 1.0)
-
-    def _blend(
-        self,
-        frame: np.ndarray,
-        low: np.ndarray,
-        high: np.ndarray,
-        rgb: np.ndarray,
-        cover_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
-        where: np.ndarray,
-    ) -> None:
-        """Alpha-blend colour `rgb` with coverage `cover_fn` over the pixel box [low, high]."""
-        size = self.config.size
-        j0, i0 = (max(int(math.floor(v)) - 1, 0) for v in low)
-        j1, i1 = (min(int(math.ceil(v)) + 2, size) for v in high)
-        if i0 >= i1 or j0 >= j1:
-            return
-        cols = np.arange(j0, j1, dtype=np.float64) + 0.5
-        rows = np.arange(i0, i1, dtype=np.float64) + 0.5
-        cover = cover_fn(cols, rows, where)[:, :, None].astype(np.float32)
-        under = frame[i0:i1, j0:j1].astype(np.float32)
-        frame[i0:i1, j0:j1] = (under + cover * (rgb - under) + 0.5).astype(np.uint8)
+        return self._painter.paint(pusher, block_pose)
 
     def _observation(self) -> dict[str, np.ndarray]:
         pusher, pose = self.pusher_position(), self.block_pose()
