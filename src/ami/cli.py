@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ami.cli_bench import bench_app
+from ami.cli_live import live
 from ami.cli_memory import memory_app
 from ami.cli_understanding import probe, surprise
 from ami.config import replace_config
@@ -45,9 +46,13 @@ app.add_typer(memory_app, name="memory")
 app.add_typer(bench_app, name="bench")
 app.command(name="probe")(probe)
 app.command(name="surprise")(surprise)
+app.command(name="live")(live)
 
 PresetOption = Annotated[
-    str, typer.Option(help=f"Named settings to start from: {', '.join(PRESETS)}.")
+    str,
+    typer.Option(
+        "--preset", "--preset-name", help=f"Named settings to start from: {', '.join(PRESETS)}."
+    ),
 ]
 RecipeOption = Annotated[
     Path | None,
@@ -117,7 +122,13 @@ def collect(
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option(help="HDF5 dataset written by `ami collect`.")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="HDF5 dataset written by `ami collect`, or an ami memory file (its remembered "
+            "episodes of the recipe's world are replayed)."
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Run folder (checkpoint, metrics, curves).")],
     preset_name: PresetOption = "demo",
     recipe_file: RecipeOption = None,
@@ -132,7 +143,7 @@ def train(
     seed: SeedOption = 0,
     quiet: QuietOption = False,
 ) -> None:
-    """Train a JEPA world model on a dataset (resumes if OUT holds a checkpoint).
+    """Train a JEPA world model on a dataset or a memory (resumes if OUT holds a checkpoint).
 
     Under `torchrun --nproc_per_node=N -m ami train ...` the N processes train one model with
     DistributedDataParallel (gloo on CPU, NCCL on CUDA), each on its own shard of the windows with

@@ -30,6 +30,8 @@ from ami.evaluation.report import write_html_report
 from ami.evaluation.runner import ProtocolResult, evaluate
 from ami.experience import CollectConfig, ExperienceDataset, WindowDataset, collect_to_file
 from ami.files import atomic_write_bytes
+from ami.memory import Memory
+from ami.memory.replay import windows_from_memory
 from ami.model import WorldModel
 from ami.planning import build_solver_from
 from ami.recipes import Recipe, image_size, save_recipe
@@ -53,15 +55,14 @@ def run_train(
     progress: bool = True,
     callbacks: Sequence[Callable[[WorldModel, int], None]] = (),
 ) -> tuple[WorldModel, TrainResult]:
-    """Train a world model on the dataset at `data`; writes checkpoint, metrics and curves.
+    """Train a world model on `data` (HDF5 experience or a memory file); writes the run folder.
 
     `callbacks` are called with `(model, step)` at every logged step (e.g. to evaluate the model
     part-way through training). Under torchrun each rank trains on its own shard of the training
     episodes and only rank 0 writes the run folder.
     """
     rank = current_rank()
-    check_dataset_fits(recipe, data)
-    windows = WindowDataset.from_file(data, recipe.window, progress=progress and rank.is_main)
+    windows = training_windows(recipe, data, progress=progress and rank.is_main)
     train_windows, valid_windows = windows.split(recipe.valid_fraction, seed=recipe.train.seed)
     if rank.world_size > 1:
         train_windows = train_windows.shard(rank.rank, rank.world_size)
@@ -83,6 +84,38 @@ def run_train(
     if rank.is_main:
         plot_training_curves(read_metrics(run_dir / METRICS_FILE), run_dir / "training_curves.png")
     return model, result
+
+
+def training_windows(recipe: Recipe, data: Path, progress: bool = True) -> WindowDataset:
+    """The recipe's windows over `data`: an HDF5 experience file or an ami memory file.
+
+    From a memory, every remembered episode of the recipe's world (with frames) is replayed, so
+    experience from earlier sessions is learnt from.
+
+    Raises:
+        DatasetError: the data's world, action size or image size differs from the recipe's.
+    """
+    if not is_memory_file(data):
+        check_dataset_fits(recipe, data)
+        return WindowDataset.from_file(data, recipe.window, progress=progress)
+    with Memory.open(data, readonly=True) as memory:
+        windows = windows_from_memory(memory, recipe.window, world=recipe.collect.world)
+    action_dim, side = windows.actions.shape[1], windows.pixels.shape[-1]
+    if action_dim != recipe.model.env_action_dim or side != image_size(recipe):
+        raise DatasetError(
+            f"memory {data} holds {side}px frames and actions of size {action_dim}; the model "
+            f"expects {image_size(recipe)}px and {recipe.model.env_action_dim}"
+        )
+    return windows
+
+
+def is_memory_file(path: Path) -> bool:
+    """Whether `path` is a SQLite file (an ami memory), by its header."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def _with_model(

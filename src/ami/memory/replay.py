@@ -1,5 +1,8 @@
 """Replay: training windows read from memory, so experience from earlier sessions is learnt from.
 
+`remember_experience` brings an HDF5 experience file into memory (e.g. the seed data of a live
+agent), so that it is replayed together with what the agent lives.
+
 A remembered step holds the action taken and the frame the world answered with: `(a_t, o_{t+1})`.
 For training windows a frame must be followed by the action that left it, so the frames of an
 episode are `o_1 … o_L` and the action leaving `o_i` is `a_i` of the next row; the last frame's
@@ -9,18 +12,27 @@ only), so the windows' states are zeros.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 
 from ami.errors import MemoryLookupError
-from ami.experience import WindowConfig, WindowDataset
+from ami.experience import ExperienceDataset, WindowConfig, WindowDataset
 from ami.memory.store import Memory
 
 
 def windows_from_memory(
-    memory: Memory, config: WindowConfig, episodes: list[int] | None = None
+    memory: Memory,
+    config: WindowConfig,
+    episodes: list[int] | None = None,
+    world: str | None = None,
 ) -> WindowDataset:
-    """T-step windows over the remembered frames of `episodes` (default: every episode)."""
-    chosen = memory.episode_ids() if episodes is None else episodes
+    """T-step windows over the remembered frames of `episodes`.
+
+    By default every remembered episode of `world` (of every world when `world` is None).
+    """
+    chosen = memory.episode_ids(world) if episodes is None else episodes
     frames, actions, lengths = [], [], []
     for episode in chosen:
         try:
@@ -44,3 +56,33 @@ def windows_from_memory(
         lengths_array,
         config,
     )
+
+
+def remember_experience(
+    memory: Memory,
+    path: Path,
+    encode: Callable[[np.ndarray], np.ndarray],
+    model_version: str,
+    note: str = "",
+) -> int:
+    """Remember every episode of the HDF5 experience at `path` as one session; returns its steps.
+
+    Each episode's steps are `(a_t, o_{t+1})` as the agent loop remembers them, embedded by
+    `encode` (frames `uint8 [N, h, w, 3]` → `float32 [N, D]`) under `model_version`.
+    """
+    with ExperienceDataset.open(path) as dataset:
+        session = memory.begin_session(model_version, note or f"experience {path}")
+        steps = 0
+        for index in range(dataset.num_episodes):
+            episode = dataset.episode(index)
+            frames = episode.pixels[1:]
+            memory.remember(
+                memory.begin_episode(session, dataset.world),
+                np.arange(episode.length),
+                episode.actions,
+                encode(frames),
+                model_version,
+                frames,
+            )
+            steps += episode.length
+    return steps

@@ -379,9 +379,13 @@ class Memory:
         order = np.argsort(index.ids, kind="stable")
         return index.ids[order], index.matrix[order], meta[:, 1], meta[:, 2]
 
-    def episode_ids(self) -> list[int]:
-        """Every remembered episode id, oldest first."""
-        return [int(r[0]) for r in self._db.execute("SELECT id FROM episodes ORDER BY id")]
+    def episode_ids(self, world: str | None = None) -> list[int]:
+        """Every remembered episode id (of `world`, when given), oldest first."""
+        if world is None:
+            rows = self._db.execute("SELECT id FROM episodes ORDER BY id")
+        else:
+            rows = self._db.execute("SELECT id FROM episodes WHERE world = ? ORDER BY id", (world,))
+        return [int(r[0]) for r in rows]
 
     def step_ids(self) -> list[int]:
         """Every remembered step id, oldest first."""

@@ -1,0 +1,113 @@
+"""`ami live`: the agent lives in its world for R rounds, remembers everything, and improves."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ami.config import require_in_range
+from ami.device import resolve_device, seed_everything
+from ami.errors import ConfigError, UnknownWorldError
+from ami.live import GOAL_STRATEGIES, LiveConfig, run_live
+from ami.pipeline import run_collect
+from ami.recipes import PRESETS, load_recipe, preset, with_seed
+
+console = Console(stderr=True)
+
+# The preset each world's models are trained with when no recipe is given.
+WORLD_PRESETS = {"two_room": "demo", "push_t": "push_t", "reacher": "reacher"}
+
+
+def live(
+    out: Annotated[Path, typer.Option(help="Run folder: memory.db, round-NNN/, live.json.")],
+    world: Annotated[str, typer.Option(help=f"World: {', '.join(WORLD_PRESETS)}.")] = "two_room",
+    rounds: Annotated[int, typer.Option(help="Rounds after the seed round.")] = 4,
+    episodes: Annotated[int, typer.Option(help="Goals pursued per round.")] = 40,
+    goals: Annotated[str, typer.Option(help=f"Goal choice: {', '.join(GOAL_STRATEGIES)}.")] = (
+        "uniform"
+    ),
+    mode: Annotated[
+        str, typer.Option(help="Who acts once an actor exists: plan, act or auto.")
+    ] = "auto",
+    seed_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="HDF5 seed experience (default: collect --seed-fraction of the recipe's)."
+        ),
+    ] = None,
+    seed_fraction: Annotated[
+        float, typer.Option(help="Share of the recipe's episodes collected as seed data.")
+    ] = 0.05,
+    init_model: Annotated[
+        Path | None, typer.Option(help="Start from this checkpoint instead of training one.")
+    ] = None,
+    finetune_steps: Annotated[int, typer.Option(help="World-model steps per round.")] = 300,
+    distill_steps: Annotated[int, typer.Option(help="Actor steps per round.")] = 1000,
+    eval_episodes: Annotated[int, typer.Option(help="Episodes measured per round.")] = 50,
+    preset_name: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            "--preset-name",
+            help=f"Recipe preset ({', '.join(PRESETS)}); default per world.",
+        ),
+    ] = None,
+    recipe_file: Annotated[Path | None, typer.Option(help="A recipe JSON file.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of collection, training and goals.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Live R rounds: pursue goals, remember every step, fine-tune model and actor on memory.
+
+    Round 0 trains on a small seed dataset; each round then acts (every step and decision to
+    memory), fine-tunes the world model on all of memory, distils the actor from the planner's
+    decisions and measures success. Killed, it resumes after the last finished round.
+    """
+    if world not in WORLD_PRESETS:
+        raise UnknownWorldError(f"ami live knows worlds {sorted(WORLD_PRESETS)}, got {world!r}")
+    require_in_range("ami live", "seed_fraction", seed_fraction, 1e-6, 1.0)
+    recipe = (
+        load_recipe(recipe_file)
+        if recipe_file is not None
+        else preset(preset_name or WORLD_PRESETS[world])
+    )
+    if recipe.collect.world != world:
+        raise ConfigError(f"the recipe is for world {recipe.collect.world!r}, not {world!r}")
+    recipe = with_seed(recipe, seed)
+    config = LiveConfig(
+        rounds=rounds,
+        episodes=episodes,
+        goals=goals,
+        mode=mode,
+        finetune_steps=finetune_steps,
+        distill_steps=distill_steps,
+        eval_episodes=eval_episodes,
+        seed=seed,
+    )
+    seed_everything(seed)
+    if seed_data is None:
+        seed_data = out / "seed.h5"
+        if not seed_data.is_file():
+            count = max(1, round(seed_fraction * recipe.collect.episodes))
+            run_collect(replace(recipe.collect, episodes=count), seed_data, progress=not quiet)
+    state = run_live(recipe, config, out, seed_data, resolve_device(device), not quiet, init_model)
+    table = Table(title=f"ami live: {world}, {goals} goals")
+    for column in ("round", "env steps", "success", "random", "acted (plan/act)", "minutes"):
+        table.add_column(column, justify="right")
+    for entry in state["rounds"]:
+        acted = entry.get("acted", {}).get("decisions", {})
+        table.add_row(
+            str(entry["round"]),
+            str(entry["env_steps"]),
+            f"{100 * entry['success_rate']:.0f} %",
+            f"{100 * entry['random_success_rate']:.0f} %",
+            f"{acted.get('plan', '-')}/{acted.get('act', '-')}",
+            f"{entry['minutes']:.1f}",
+        )
+    Console().print(table)
+    console.print(f"state: {out / 'live.json'}; curve: {out / 'live_curve.png'}")

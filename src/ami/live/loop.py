@@ -1,0 +1,374 @@
+"""`run_live`: the agent lives in its world, remembers everything, and improves round by round.
+
+Round 0 trains a world model on a small seed dataset (or takes a given one), brings the seed
+experience into memory and measures the agent. Each later round:
+
+1. the memory is re-embedded if its embeddings are not the current model's (never mixed);
+2. the agent pursues `episodes` goals (uniform or least visited) with the current model, the
+   planner acting until an actor exists, then in `mode`; every step and every decision goes to
+   memory;
+3. the world model is fine-tuned on all of memory (old and new experience, so it does not
+   forget), the memory re-embedded, and the actor distilled from every planner decision;
+4. the planner is measured on the protocol, and the round is written to `live.json`.
+
+Everything a round makes lives in `OUT/round-NNN/`; `live.json` (written atomically after each
+finished round) is the state: a run that is killed starts again after the last finished round,
+and the steps it remembered in the unfinished round stay in memory and are learnt from.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ami.agent import MemoryRecorder, run_episode
+from ami.agent.actor import Actor, ActorConfig
+from ami.agent.decision_recorder import DecisionRecorder
+from ami.agent.distill import DistillConfig, calibrate_miss_threshold, distill_actor
+from ami.agent.two_mode import ModeConfig, TwoModeAgent
+from ami.config import config_to_dict
+from ami.errors import ConfigError, MemoryLookupError
+from ami.evaluation.protocols import EvalProtocol, protocol_by_name
+from ami.evaluation.runner import evaluate
+from ami.files import atomic_write_bytes
+from ami.live.config import LiveConfig
+from ami.live.goals import propose_goals
+from ami.live.plot import plot_live_curves
+from ami.memory import Memory
+from ami.memory.decisions import count_decisions, read_decisions
+from ami.memory.replay import remember_experience, windows_from_memory
+from ami.model import WorldModel
+from ami.pipeline import machine_facts, make_agent, run_train
+from ami.recipes import Recipe, image_size
+from ami.training import train
+from ami.worlds import make
+
+STATE_FILE = "live.json"
+MEMORY_FILE = "memory.db"
+
+
+def run_live(
+    recipe: Recipe,
+    config: LiveConfig,
+    out: Path,
+    seed_data: Path,
+    device: torch.device,
+    progress: bool = True,
+    init_model: Path | None = None,
+) -> dict[str, Any]:
+    """Live `config.rounds` rounds (resuming after the last finished one); returns the state.
+
+    Args:
+        recipe: the world, model and planner.
+        config: how to live.
+        out: the run folder (memory, checkpoints, actors, `live.json`, the curve).
+        seed_data: the HDF5 experience of round 0.
+        device: where models run.
+        progress: show progress bars.
+        init_model: a checkpoint to start from instead of training one on `seed_data`.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    state = _load_state(out, recipe, config)
+    protocol = protocol_by_name(config.protocol, config.eval_episodes, recipe.collect.world)
+    if not state["rounds"]:
+        _seed_round(recipe, config, out, seed_data, device, progress, init_model, state, protocol)
+    while len(state["rounds"]) <= config.rounds:
+        _live_round(recipe, config, out, device, progress, state, protocol)
+    rounds = state["rounds"][: config.rounds + 1]
+    curve = ([r["env_steps"] for r in rounds], [r["success_rate"] for r in rounds])
+    plot_live_curves({f"{config.goals} goals": curve}, out / "live_curve.png")
+    return state
+
+
+def _seed_round(
+    recipe: Recipe,
+    config: LiveConfig,
+    out: Path,
+    seed_data: Path,
+    device: torch.device,
+    progress: bool,
+    init_model: Path | None,
+    state: dict[str, Any],
+    protocol: EvalProtocol,
+) -> None:
+    """Round 0: the seed model, the seed experience in memory, the first measurement."""
+    started = time.perf_counter()
+    folder = out / "round-000"
+    if init_model is not None:
+        model = WorldModel.load(init_model, device=device)
+        model.save(folder / "checkpoint", metadata={"from": str(init_model)})
+    else:
+        model, _ = run_train(recipe, seed_data, folder / "run", device, progress=progress)
+        shutil.copytree(folder / "run" / "checkpoint", folder / "checkpoint", dirs_exist_ok=True)
+    # Round 0 is the memory's only writer so far: build it aside and move it in whole, so that a
+    # kill here never leaves half the seed data remembered.
+    building = out / (MEMORY_FILE + ".building")
+    for leftover in out.glob(MEMORY_FILE + ".building*"):
+        leftover.unlink()
+    with Memory.open(building) as memory:
+        steps = remember_experience(memory, seed_data, _encoder(model), model.version(), "seed")
+    for suffix in ("", "-wal", "-shm"):
+        (out / (MEMORY_FILE + suffix)).unlink(missing_ok=True)
+    building.rename(out / MEMORY_FILE)
+    result = evaluate(protocol, make_agent(model, recipe), progress=progress, **_world(recipe))
+    _finish_round(
+        out,
+        state,
+        {
+            "round": 0,
+            "env_steps": steps,
+            "seed_steps": steps,
+            "success_rate": result.success_rate,
+            "random_success_rate": result.random_success_rate,
+            "model_version": model.version(),
+            "minutes": (time.perf_counter() - started) / 60,
+        },
+    )
+
+
+def _live_round(
+    recipe: Recipe,
+    config: LiveConfig,
+    out: Path,
+    device: torch.device,
+    progress: bool,
+    state: dict[str, Any],
+    protocol: EvalProtocol,
+) -> None:
+    """One round: act and remember, fine-tune on memory, distil the actor, measure."""
+    started = time.perf_counter()
+    index = len(state["rounds"])
+    previous, folder = out / f"round-{index - 1:03d}", out / f"round-{index:03d}"
+    model = WorldModel.load(previous / "checkpoint", device=device)
+    actor = (
+        Actor.load(previous / "actor", device=device)[0] if (previous / "actor").is_dir() else None
+    )
+    with Memory.open(out / MEMORY_FILE) as memory:
+        _embed_with(memory, model)
+        marker = folder / "acted.json"
+        if marker.is_file():  # a restarted round: its episodes are already in memory
+            acted = json.loads(marker.read_text())
+        else:
+            acted = _act(recipe, config, model, actor, state, memory, index, protocol)
+            atomic_write_bytes(marker, json.dumps(acted).encode())
+        model = _finetune(recipe, config, model, memory, folder, progress)
+        _embed_with(memory, model)
+        actor, threshold, distilled = _distil(model, recipe, config, memory, folder, progress)
+        env_steps = int(memory.stats()["steps"])
+        decisions = count_decisions(memory)
+    model.save(folder / "checkpoint", metadata={"live_round": index})
+    result = evaluate(protocol, make_agent(model, recipe), progress=progress, **_world(recipe))
+    _finish_round(
+        out,
+        state,
+        {
+            "round": index,
+            "env_steps": env_steps,
+            "success_rate": result.success_rate,
+            "random_success_rate": result.random_success_rate,
+            "model_version": model.version(),
+            "acted": acted,
+            "miss_threshold": threshold,
+            "distill": distilled,
+            "decisions_in_memory": decisions,
+            "minutes": (time.perf_counter() - started) / 60,
+        },
+    )
+
+
+def _act(
+    recipe: Recipe,
+    config: LiveConfig,
+    model: WorldModel,
+    actor: Actor | None,
+    state: dict[str, Any],
+    memory: Memory,
+    index: int,
+    protocol: EvalProtocol,
+) -> dict[str, Any]:
+    """Pursue the round's goals; every step and decision to memory. Returns what was done."""
+    planner = make_agent(model, recipe)
+    threshold = state["rounds"][-1].get("miss_threshold")
+    mode = config.mode if actor is not None else "plan"
+    rule = ModeConfig(mode=mode, miss_threshold=math.inf if threshold is None else threshold)
+    agent = TwoModeAgent(planner, actor, rule)
+    settings = {"size": image_size(recipe), "max_episode_steps": protocol.budget}
+    if protocol.success_radius is not None:
+        settings["success_radius"] = protocol.success_radius
+    env = make(recipe.collect.world, **settings)
+    specs = propose_goals(
+        protocol,
+        env,
+        config.episodes,
+        index,
+        config.goals,
+        memory,
+        planner,
+        config.novelty_candidates,
+    )
+    world, version = recipe.collect.world, model.version()
+    session = memory.begin_session(version, note=f"live round {index}")
+    successes, steps, modes = 0, 0, {"plan": 0, "act": 0}
+    encode = _encoder(model)
+    for spec in specs:
+        episode = memory.begin_episode(session, world)
+        recorder = MemoryRecorder(memory, episode, version, encode)
+        agent.on_decision = [DecisionRecorder(memory, episode)]
+        outcome = run_episode(
+            env, agent, spec.options, protocol.budget, spec.goal_pixels, [recorder]
+        )
+        recorder.close()
+        successes += outcome.success
+        steps += outcome.steps
+        for name, count in agent.counts().items():
+            modes[name] += count
+    return {
+        "episodes": len(specs),
+        "success_rate": successes / len(specs),
+        "env_steps": steps,
+        "mode": mode,
+        "decisions": modes,
+        "goals": config.goals,
+    }
+
+
+def _finetune(
+    recipe: Recipe,
+    config: LiveConfig,
+    model: WorldModel,
+    memory: Memory,
+    folder: Path,
+    progress: bool,
+) -> WorldModel:
+    """Fine-tune `model` on every remembered episode of the world (resumable in `folder/train`)."""
+    windows = windows_from_memory(memory, recipe.window, world=recipe.collect.world)
+    train_windows, valid_windows = windows.split(recipe.valid_fraction, seed=config.seed)
+    settings = replace(
+        recipe.train,
+        steps=config.finetune_steps,
+        lr=config.finetune_lr,
+        warmup_steps=min(recipe.train.warmup_steps, config.finetune_steps // 10),
+        seed=config.seed + len(memory.episode_ids()),
+        checkpoint_every=config.finetune_steps,
+        valid_every=config.finetune_steps,
+        log_every=min(recipe.train.log_every, config.finetune_steps),
+    )
+    train(
+        model,
+        train_windows,
+        valid_windows,
+        settings,
+        folder / "train",
+        metadata={"world": recipe.collect.world, "recipe": recipe.name, "memory": str(memory.path)},
+        progress=progress,
+    )
+    return model
+
+
+def _distil(
+    model: WorldModel,
+    recipe: Recipe,
+    config: LiveConfig,
+    memory: Memory,
+    folder: Path,
+    progress: bool,
+) -> tuple[Actor | None, float | None, dict[str, Any] | None]:
+    """The actor distilled from every planner decision in memory, and `auto`'s threshold."""
+    try:
+        decisions = read_decisions(memory, "plan")
+    except MemoryLookupError:
+        return None, None, None
+    planned = make_agent(model, recipe).planned_model
+    torch.manual_seed(config.seed)
+    actor = Actor(
+        ActorConfig(embed_dim=recipe.model.encoder.embed_dim, action_dim=planned.action_dim)
+    )
+    actor = actor.to(model.device)
+    result = distill_actor(
+        actor,
+        planned,
+        decisions,
+        DistillConfig(steps=config.distill_steps, seed=config.seed),
+        progress,
+    )
+    threshold = calibrate_miss_threshold(decisions, config.miss_quantile)
+    metadata = {"model_version": model.version(), "miss_threshold": threshold}
+    actor.save(folder / "actor", metadata=metadata)
+    return (
+        actor,
+        threshold,
+        {
+            "decisions": result.decisions,
+            "train_loss": result.train_loss,
+            "valid_loss": result.valid_loss,
+            "seconds": result.seconds,
+        },
+    )
+
+
+def _embed_with(memory: Memory, model: WorldModel) -> None:
+    """Re-embed the memory when any of its embeddings is not `model`'s (versions never mix)."""
+    versions = set(memory.stats()["model_versions"])
+    if versions and versions != {model.version()}:
+        memory.reembed(_encoder(model), model.version())
+
+
+def _encoder(model: WorldModel):
+    """Frames `uint8 [N, h, w, 3]` → embeddings `float32 [N, D]` with `model`."""
+
+    def encode(frames: np.ndarray) -> np.ndarray:
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(frames), 256):
+                chunk = torch.from_numpy(np.ascontiguousarray(frames[start : start + 256]))
+                pixels = chunk.permute(0, 3, 1, 2)[:, None].to(model.device)
+                out.append(model.encode(pixels)[:, 0].float().cpu().numpy())
+        return np.concatenate(out)
+
+    return encode
+
+
+def _world(recipe: Recipe) -> dict[str, Any]:
+    return {"world_overrides": {"size": image_size(recipe)}}
+
+
+def _load_state(out: Path, recipe: Recipe, config: LiveConfig) -> dict[str, Any]:
+    """The state of an earlier run in `out` (which must have the same settings), or a new one."""
+    path = out / STATE_FILE
+    # through JSON, so that tuples compare as the lists they are read back as
+    settings = json.loads(
+        json.dumps({"recipe": config_to_dict(recipe), "live": config_to_dict(config)})
+    )
+    if not path.is_file():
+        return {**settings, "rounds": []}
+    try:
+        state = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid JSON ({exc.msg}); it is the live run's state"
+        ) from exc
+    if state.get("recipe") != settings["recipe"] or _without_rounds(
+        state["live"]
+    ) != _without_rounds(settings["live"]):
+        raise ConfigError(f"{out} holds a live run with other settings; use another --out")
+    state["live"] = settings["live"]  # more rounds may be asked for
+    return state
+
+
+def _without_rounds(live: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in live.items() if key != "rounds"}
+
+
+def _finish_round(out: Path, state: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Record a finished round in the state file (atomically)."""
+    state["rounds"].append(entry)
+    state["run"] = machine_facts()
+    atomic_write_bytes(out / STATE_FILE, (json.dumps(state, indent=2) + "\n").encode())
