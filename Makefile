@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 TORCH_VERSION ?= 2.13.0
 DEMO_OUT ?= ami-demo
 
-.PHONY: help venv demo test test-fast bench bench-table bench-maze bench-understanding ablation lint format clean
+.PHONY: help venv demo test test-fast bench bench-table bench-maze bench-actor bench-live bench-understanding ablation lint format clean
 
 help:  ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -37,8 +37,15 @@ bench: venv  ## Env steps/s, training frames/s (fp32/bf16/compile, 1 and 2 procs
 bench-table: venv  ## World x solver table on the anchors' protocol (PushT, Reacher, TwoRoom) -> benchmarks/results/table.json (~1-2 h on 2 CPU cores: trains PushT and Reacher for 1,500 steps each, plus TwoRoom; models kept in bench-models/)
 	$(PY) -m ami bench table --curve-points 2
 
-bench-maze: venv  ## Far goals in the Maze: hierarchical vs flat vs random, lava entries -> benchmarks/results/maze.json (~15 min)
+bench-maze: venv  ## Far goals in the Maze (hierarchical vs flat vs random, lava entries), then session reuse -> benchmarks/results/maze.json, session_reuse.json (~20 min)
 	$(PY) benchmarks/maze_bench.py
+	$(PY) benchmarks/session_reuse.py
+
+bench-actor: venv  ## Mode-1 actor vs planner vs auto on TwoRoom and PushT (uses bench-models/, trains what is missing) -> benchmarks/results/actor.json (~25 min)
+	$(PY) benchmarks/actor_bench.py
+
+bench-live: venv  ## ami live from 5 % seed data, uniform vs novel goals, vs the full-data model -> benchmarks/results/live.json, live_curve.png (~35 min)
+	$(PY) benchmarks/live_bench.py
 
 bench-understanding: venv  ## Probes and surprise of the demo's TwoRoom and the table's PushT models -> benchmarks/results/probe.json, surprise.json
 	$(PY) benchmarks/understanding_bench.py

@@ -119,3 +119,24 @@ def test_modes_needing_an_actor_refuse_to_start_without_one():
     wrong = Actor(ActorConfig(embed_dim=16, action_dim=7))
     with pytest.raises(ConfigError, match="size 7"):
         TwoModeAgent(planner, wrong, ModeConfig(mode="act"))
+
+
+def test_the_planner_relabels_the_actors_decisions(tmp_path):
+    from ami.agent.relabel import relabel_with_planner
+
+    agent = tiny_agent("act")
+    with Memory.open(tmp_path / "m.db") as memory:
+        episode = memory.begin_episode(memory.begin_session("v"), "two_room")
+        agent.on_decision.append(DecisionRecorder(memory, episode))
+        run(agent)
+        acted = read_decisions(memory, "act")
+        planner = make_agent(agent.planner.model, TINY)
+        assert relabel_with_planner(memory, planner) == len(acted) > 0
+        labels = read_decisions(memory, "plan")
+        assert np.array_equal(labels.observations, acted.observations)
+        assert list(labels.t) == list(acted.t)
+        # each label is what the planner plans from that observation towards that goal
+        planner.begin(acted.goals[1])
+        planner.next_block(acted.observations[1])
+        assert np.allclose(labels.plans[1], planner.controller.plan.numpy())
+        assert relabel_with_planner(memory, planner, after=int(acted.ids[-1])) == 0

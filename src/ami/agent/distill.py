@@ -176,4 +176,4 @@ def calibrate_miss_threshold(decisions: Decisions, quantile: float = 0.9) -> flo
     than this: as good as the planner itself usually expects to do.
     """
     require_in_range("calibrate_miss_threshold", "quantile", quantile, 0.0, 1.0)
-    return float(np.quantile(decisions.energies, quantile))
+    return float(np.nanquantile(decisions.energies, quantile))

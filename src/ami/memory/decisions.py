@@ -34,7 +34,7 @@ class Decisions:
         observations: the frame decided from, `uint8 [N, h, w, 3]`.
         goals: the goal frame, `uint8 [N, h, w, 3]`.
         plans: the chosen plan `float32 [N, P, A]`.
-        energies: the energy the chooser expected, `float32 [N]`.
+        energies: the energy the chooser expected, `float32 [N]` (NaN where none).
     """
 
     ids: np.ndarray
@@ -70,7 +70,7 @@ def record_decision(
         observation: the frame it was taken from, `uint8 [h, w, 3]`.
         goal: the goal frame, `uint8 [h, w, 3]`.
         plan: the chosen plan `float32 [P, A]`.
-        energy: the energy the chooser expected of it.
+        energy: the energy the chooser expected of it (NaN when it had none: stored as NULL).
     """
     if mode not in MODES:
         raise ConfigError(f"decision mode must be one of {MODES}, got {mode!r}")
@@ -138,7 +138,7 @@ def read_decisions(memory: Memory, mode: str | None = "plan", last: int | None =
         plans=np.stack(
             [np.frombuffer(r[4], dtype=np.float32).reshape(plan_steps, -1) for r in rows]
         ),
-        energies=np.array([r[6] for r in rows], dtype=np.float32),
+        energies=np.array([np.nan if r[6] is None else r[6] for r in rows], dtype=np.float32),
     )
 
 

@@ -54,7 +54,7 @@ V3 = [
     """CREATE TABLE decisions (
         id INTEGER PRIMARY KEY, episode INTEGER NOT NULL REFERENCES episodes(id),
         t INTEGER NOT NULL, mode TEXT NOT NULL CHECK (mode IN ('plan', 'act')),
-        plan BLOB NOT NULL, plan_steps INTEGER NOT NULL, energy REAL NOT NULL,
+        plan BLOB NOT NULL, plan_steps INTEGER NOT NULL, energy REAL,
         height INTEGER NOT NULL, width INTEGER NOT NULL, observation BLOB NOT NULL,
         goal BLOB NOT NULL)""",
     "CREATE INDEX decisions_by_mode ON decisions(mode, id)",

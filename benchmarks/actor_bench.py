@@ -1,0 +1,194 @@
+"""Mode-1 actor vs Mode-2 planner on the anchor protocol of TwoRoom and PushT.
+
+Per world, with the benchmark table's model (`bench-models/<world>`, trained when absent):
+
+1. the planner pursues `PLANNER_EPISODES` training goals (drawn like the protocol's, never its
+   seeds); each of its decisions goes to memory;
+2. the actor is distilled from them; it then pursues as many new training goals itself, and the
+   planner labels every decision the actor took (DAgger through memory); the actor is distilled
+   again from every planner decision;
+3. on the protocol's 50 episodes: the planner alone (`plan`), the actor alone (`act`), and `auto`
+   (the actor unless its imagined rollout misses the goal by more than the planner's 90th
+   percentile energy), each with its latency per decision (encoding included) and, for `auto`,
+   the share of decisions the planner took. A variant refined through the world model (gradients
+   of the imagined goal energy) is measured beside.
+
+Writes benchmarks/results/actor.json.  Run: python benchmarks/actor_bench.py [--world two_room]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ami.agent import run_episode
+from ami.agent.actor import Actor, ActorConfig
+from ami.agent.decision_recorder import DecisionRecorder
+from ami.agent.distill import DistillConfig, calibrate_miss_threshold, distill_actor
+from ami.agent.relabel import relabel_with_planner
+from ami.agent.two_mode import ModeConfig, TwoModeAgent
+from ami.bench_table import TABLE_RECIPES, TableConfig, world_model
+from ami.evaluation.protocols import EvalProtocol, episode_specs, protocol_by_name
+from ami.files import atomic_write_bytes
+from ami.live.goals import propose_goals
+from ami.memory import Memory
+from ami.memory.decisions import count_decisions, read_decisions
+from ami.pipeline import machine_facts, make_agent
+from ami.recipes import Recipe, image_size
+from ami.worlds import make
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results" / "actor.json"
+WORK = ROOT / ".actor"
+PLANNER_EPISODES, ACTOR_EPISODES, EVAL_EPISODES = 100, 100, 50
+DISTILL = DistillConfig(steps=3000, batch=256)
+REFINED = DistillConfig(steps=3000, batch=256, refine_weight=0.1)
+MISS_QUANTILE = 0.9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--world", action="append", choices=["two_room", "push_t"])
+    parser.add_argument("--models", type=Path, default=ROOT.parent / "bench-models")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    document: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    for world in args.world or ["two_room", "push_t"]:
+        started = time.perf_counter()
+        document[world] = {**measure(world, args.models), "minutes": 0.0}
+        document[world]["minutes"] = (time.perf_counter() - started) / 60
+        document["command"] = "python benchmarks/actor_bench.py"
+        document.update(machine_facts())
+        atomic_write_bytes(RESULTS, (json.dumps(document, indent=2) + "\n").encode())
+        print(json.dumps({world: document[world]}, indent=2), flush=True)
+
+
+def measure(world: str, models: Path) -> dict[str, Any]:
+    recipe = TABLE_RECIPES[world]
+    table = TableConfig(worlds=(world,))
+    model, _ = world_model(world, recipe, table, models / world, torch.device("cpu"), True)
+    protocol = protocol_by_name("anchor", EVAL_EPISODES, world)
+    env = environment(recipe, protocol)
+    planner = make_agent(model, recipe)
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / f"{world}.db"
+    for leftover in WORK.glob(f"{world}.db*"):
+        leftover.unlink()
+    with Memory.open(path, synchronous="NORMAL") as memory:
+        goals = propose_goals(protocol, env, PLANNER_EPISODES, round_index=1)
+        planning = TwoModeAgent(planner, None, ModeConfig("plan"))
+        planned = live_episodes(memory, planning, env, goals, protocol)
+        actor = distilled(model, recipe, memory, DISTILL)
+        goals = propose_goals(protocol, env, ACTOR_EPISODES, round_index=2)
+        acting = TwoModeAgent(planner, actor, ModeConfig("act"))
+        practised = live_episodes(memory, acting, env, goals, protocol)
+        relabelled = relabel_with_planner(memory, planner, progress=True)
+        decisions = read_decisions(memory, "plan")
+        actor = distilled(model, recipe, memory, DISTILL)
+        refined = distilled(model, recipe, memory, REFINED)
+        threshold = calibrate_miss_threshold(decisions, MISS_QUANTILE)
+        counts = count_decisions(memory)
+    specs = episode_specs(protocol, env)
+    results = {
+        "plan": evaluate(TwoModeAgent(planner, None, ModeConfig("plan")), env, specs, protocol),
+        "act": evaluate(TwoModeAgent(planner, actor, ModeConfig("act")), env, specs, protocol),
+        "auto": evaluate(
+            TwoModeAgent(planner, actor, ModeConfig("auto", miss_threshold=threshold)),
+            env,
+            specs,
+            protocol,
+        ),
+        "act_refined": evaluate(
+            TwoModeAgent(planner, refined, ModeConfig("act")), env, specs, protocol
+        ),
+    }
+    planner_ms, actor_ms = results["plan"]["ms_per_decision"], results["act"]["ms_per_decision"]
+    return {
+        "planner_success_rate": results["plan"]["success_rate"],
+        "actor_success_rate": results["act"]["success_rate"],
+        "auto_success_rate": results["auto"]["success_rate"],
+        "actor_refined_success_rate": results["act_refined"]["success_rate"],
+        "planner_ms_per_step": planner_ms,
+        "actor_ms_per_step": actor_ms,
+        "auto_ms_per_step": results["auto"]["ms_per_decision"],
+        "auto_planner_share": results["auto"]["planner_share"],
+        "actor_to_planner_success": results["act"]["success_rate"]
+        / max(results["plan"]["success_rate"], 1e-9),
+        "speedup": planner_ms / actor_ms,
+        "step": "one decision (a block of k env steps): encode the frame, then plan or act",
+        "frameskip": recipe.model.frameskip,
+        "miss_threshold": threshold,
+        "miss_quantile": MISS_QUANTILE,
+        "training": {
+            "planner_episodes": planned,
+            "actor_episodes": practised,
+            "relabelled_decisions": relabelled,
+            "planner_decisions": len(decisions),
+            "decisions_in_memory": counts,
+            "distill_steps": DISTILL.steps,
+            "refine_weight": REFINED.refine_weight,
+        },
+        "protocol": protocol.as_dict(),
+        "results": results,
+    }
+
+
+def environment(recipe: Recipe, protocol: EvalProtocol):
+    settings: dict[str, Any] = {"size": image_size(recipe), "max_episode_steps": protocol.budget}
+    if protocol.success_radius is not None:
+        settings["success_radius"] = protocol.success_radius
+    return make(protocol.world, **settings)
+
+
+def live_episodes(
+    memory: Memory, agent: TwoModeAgent, env, specs, protocol: EvalProtocol
+) -> dict[str, Any]:
+    """Run `specs` with `agent`, every decision to memory; the success rate."""
+    session = memory.begin_session("actor-bench")
+    successes = 0
+    for spec in specs:
+        episode = memory.begin_episode(session, protocol.world)
+        agent.on_decision = [DecisionRecorder(memory, episode)]
+        outcome = run_episode(env, agent, spec.options, protocol.budget, spec.goal_pixels)
+        successes += outcome.success
+    return {"episodes": len(specs), "success_rate": successes / len(specs)}
+
+
+def distilled(model, recipe: Recipe, memory: Memory, config: DistillConfig) -> Actor:
+    planned = make_agent(model, recipe).planned_model
+    torch.manual_seed(0)
+    actor = Actor(
+        ActorConfig(embed_dim=recipe.model.encoder.embed_dim, action_dim=planned.action_dim)
+    )
+    result = distill_actor(actor, planned, read_decisions(memory, "plan"), config, progress=True)
+    print(f"distilled on {result.decisions} decisions: valid error {result.valid_loss:.4f}")
+    return actor
+
+
+def evaluate(agent: TwoModeAgent, env, specs, protocol: EvalProtocol) -> dict[str, Any]:
+    """Success, latency per decision and the planner's share of decisions over `specs`."""
+    outcomes, seconds, planner_decisions, decisions = [], [], 0, 0
+    for spec in specs:
+        outcomes.append(
+            run_episode(env, agent, spec.options, protocol.budget, spec.goal_pixels).success
+        )
+        seconds += [c.seconds for c in agent.choices]
+        planner_decisions += agent.counts()["plan"]
+        decisions += len(agent.choices)
+    return {
+        "success_rate": float(np.mean(outcomes)),
+        "ms_per_decision": 1000 * float(np.mean(seconds)),
+        "ms_per_decision_median": 1000 * float(np.median(seconds)),
+        "planner_share": planner_decisions / decisions,
+        "decisions": decisions,
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""DAgger through memory: the planner labels the moments where the actor acted.
+
+An actor trained only on the planner's own episodes drifts to states the planner never visited.
+`relabel_with_planner` reads the remembered decisions the actor took ("act"), asks the planner
+what it would have done from the same observation towards the same goal, and remembers that as a
+planner decision of the same episode and step; distilling again on every planner decision then
+teaches the actor where it actually goes.
+"""
+
+from __future__ import annotations
+
+from ami.agent.planning_agent import PlanningAgent
+from ami.errors import MemoryLookupError
+from ami.experience._progress import progress_bar
+from ami.memory import Memory
+from ami.memory.decisions import read_decisions, record_decision
+
+
+def relabel_with_planner(
+    memory: Memory, planner: PlanningAgent, after: int = 0, progress: bool = False
+) -> int:
+    """Label every "act" decision with id > `after` by the planner; returns how many.
+
+    Each label is one fresh plan (no warm start) from the decision's observation towards its goal.
+    """
+    try:
+        acted = read_decisions(memory, "act")
+    except MemoryLookupError:
+        return 0
+    chosen = [i for i, decision_id in enumerate(acted.ids) if decision_id > after]
+    with progress_bar(progress, "planner labels", len(chosen)) as advance:
+        for i in chosen:
+            planner.begin(acted.goals[i])
+            planner.next_block(acted.observations[i])
+            controller = planner.controller
+            assert controller.plan is not None and controller.last_result is not None
+            record_decision(
+                memory,
+                int(acted.episodes[i]),
+                int(acted.t[i]),
+                "plan",
+                acted.observations[i],
+                acted.goals[i],
+                controller.plan.float().cpu().numpy(),
+                controller.last_result.energy,
+            )
+            advance(1)
+    return len(chosen)
