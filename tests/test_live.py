@@ -38,9 +38,15 @@ def seed_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_collect(config, path, progress=False)
 
 
-def test_a_tiny_live_round_runs_end_to_end_and_writes_to_memory(tmp_path, seed_data):
-    out = tmp_path / "live"
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory: pytest.TempPathFactory, seed_data: Path) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("live") / "live"
     state = run_live(TINY, TINY_LIVE, out, seed_data, torch.device("cpu"), progress=False)
+    return out, state
+
+
+def test_a_tiny_live_round_runs_end_to_end_and_writes_to_memory(live_run):
+    out, state = live_run
     assert [r["round"] for r in state["rounds"]] == [0, 1]
     seed_steps = state["rounds"][0]["env_steps"]
     assert seed_steps == 6 * TINY.collect.steps_per_episode
@@ -139,3 +145,21 @@ def test_training_reads_windows_from_a_memory_file(tmp_path, seed_data):
     )
     with pytest.raises(DatasetError, match="32px"):
         training_windows(bigger, tmp_path / "m.db")
+
+
+def test_ami_eval_runs_the_actor_of_a_live_round_and_refuses_another_models(live_run, tmp_path):
+    out, _ = live_run
+    command = [sys.executable, "-m", "ami", "eval", "--preset", "tiny", "--episodes", "2"]
+    command += ["--protocol", "anchor", "--quiet", "--out", str(tmp_path / "eval")]
+    actor = ["--actor", str(out / "round-001" / "actor")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    same = [*command, "--model", str(out / "round-001" / "checkpoint"), *actor, "--mode", "auto"]
+    done = subprocess.run(same, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert results["episodes"] == 2 and results["plan_ms_per_call"] > 0
+    older = [*command, "--model", str(out / "round-000" / "checkpoint"), *actor, "--mode", "act"]
+    refused = subprocess.run(older, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().startswith("ami: error: the actor in")
+    assert len(refused.stderr.strip().splitlines()) == 1

@@ -7,6 +7,7 @@ to stderr and exits with status 2, never a traceback.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ami.agent.actor import Actor
+from ami.agent.two_mode import ModeConfig, TwoModeAgent
 from ami.cli_bench import bench_app
 from ami.cli_live import live
 from ami.cli_memory import memory_app
@@ -26,7 +29,7 @@ from ami.errors import AmiError, ConfigError
 from ami.evaluation.protocols import PROTOCOLS, protocol_by_name, protocols_of
 from ami.experience import CollectConfig
 from ami.model import WorldModel
-from ami.pipeline import run_collect, run_demo, run_eval, run_train
+from ami.pipeline import make_agent, run_collect, run_demo, run_eval, run_train
 from ami.planning import SOLVERS
 from ami.recipes import PRESETS, Recipe, load_recipe, preset, with_seed, with_solver
 from ami.training.distributed import distributed_session
@@ -187,12 +190,19 @@ def evaluate_command(
     workers: Annotated[
         int, typer.Option(help="Processes running episodes (same results as serial).")
     ] = 1,
+    actor: Annotated[
+        Path | None,
+        typer.Option(help="A Mode-1 actor folder (from `ami live`: OUT/round-NNN/actor)."),
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="Who acts: plan (the planner), act (the actor) or auto.")
+    ] = "plan",
     preset_name: PresetOption = "demo",
     recipe_file: RecipeOption = None,
     device: DeviceOption = "auto",
     quiet: QuietOption = False,
 ) -> None:
-    """Plan with CEM under MPC to held-out goals and report success vs a random policy."""
+    """Plan (or act) to held-out goals under the world's protocols; success vs a random policy."""
     if episodes < 1:
         raise ConfigError(f"--episodes must be positive, got {episodes}")
     recipe_path = recipe_file
@@ -215,9 +225,28 @@ def evaluate_command(
     world = recipe.collect.world
     names = protocol or protocols_of(world)
     protocols = [protocol_by_name(name, episodes, world) for name in names]
-    document = run_eval(world_model, recipe, protocols, out, progress=not quiet, workers=workers)
+    agent = two_mode_agent(world_model, recipe, actor, mode) if actor or mode != "plan" else None
+    document = run_eval(
+        world_model, recipe, protocols, out, progress=not quiet, workers=workers, agent=agent
+    )
     _print_results(document)
     console.print(f"report: {out / 'report.html'}")
+
+
+def two_mode_agent(
+    model: WorldModel, recipe: Recipe, actor_path: Path | None, mode: str
+) -> TwoModeAgent:
+    """The planner and the actor saved at `actor_path` (which must be `model`'s), in `mode`."""
+    actor, metadata = (None, {}) if actor_path is None else Actor.load(actor_path, model.device)
+    trained_for = metadata.get("model_version")
+    if trained_for is not None and trained_for != model.version():
+        raise ConfigError(
+            f"the actor in {actor_path} was distilled for model {trained_for}, not for this "
+            f"model ({model.version()}); use the actor of the same round"
+        )
+    threshold = metadata.get("miss_threshold")
+    rule = ModeConfig(mode=mode, miss_threshold=math.inf if threshold is None else threshold)
+    return TwoModeAgent(make_agent(model, recipe), actor, rule)
 
 
 def _print_results(document: dict) -> None:
@@ -227,8 +256,8 @@ def _print_results(document: dict) -> None:
         "agent success",
         "random success",
         "episodes",
-        "ms / plan",
-        "plan s / episode",
+        "ms / decision",
+        "decision s / episode",
     ):
         table.add_column(column, justify="right")
     for name, result in document["protocols"].items():

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import ami
-from ami.agent import PlanningAgent
+from ami.agent import Agent, PlanningAgent
 from ami.config import config_to_dict
 from ami.errors import DatasetError
 from ami.evaluation.episodes_gif import write_episodes_gif
@@ -164,13 +164,15 @@ def run_eval(
     run_facts: dict[str, Any] | None = None,
     metrics_path: Path | None = None,
     workers: int = 1,
+    agent: Agent | None = None,
 ) -> dict[str, Any]:
     """Evaluate on each protocol, write `results.json`, plots, the GIF and `report.html`.
 
-    `workers` processes run the agent's episodes (the same results as serially).
+    `workers` processes run the agent's episodes (the same results as serially). The agent is the
+    recipe's planner unless one is given (e.g. a `TwoModeAgent` with an actor).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    agent = make_agent(model, recipe)
+    agent = make_agent(model, recipe) if agent is None else agent
     results: dict[str, ProtocolResult] = {}
     for protocol in protocols:
         results[protocol.name] = evaluate(

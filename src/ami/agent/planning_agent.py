@@ -87,6 +87,11 @@ class PlanningAgent:
         """Seconds of each planning call in the current episode."""
         return self.controller.plan_seconds
 
+    @property
+    def decision_seconds(self) -> list[float]:
+        """Seconds of each decision in the current episode (here: each plan)."""
+        return self.controller.plan_seconds
+
     def embed(self, pixels: np.ndarray) -> torch.Tensor:
         """The embedding `[D]` of one observation `uint8 [h, w, 3]`."""
         with torch.no_grad():

@@ -139,6 +139,11 @@ class TwoModeAgent:
         self._t += 1
         return self._pending.popleft()
 
+    @property
+    def decision_seconds(self) -> list[float]:
+        """Seconds of each decision in the current episode (encoding, checking and choosing)."""
+        return [choice.seconds for choice in self.choices]
+
     def counts(self) -> dict[str, int]:
         """How many decisions each mode took this episode."""
         return {mode: sum(c.mode == mode for c in self.choices) for mode in ("plan", "act")}

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ami.agent import Agent, FrameRecorder, PlanningAgent, RandomAgent, run_episode
+from ami.agent import Agent, FrameRecorder, RandomAgent, run_episode
 from ami.agent.episode import EpisodeOutcome
 from ami.errors import ConfigError
 from ami.evaluation.episodes_gif import EpisodeFrames
@@ -133,7 +133,7 @@ class _Task:
 
 @dataclass(frozen=True)
 class _Run:
-    """What one agent episode gave (plan figures only for a `PlanningAgent`)."""
+    """What one agent episode gave (decision times only for agents that time their decisions)."""
 
     outcome: EpisodeOutcome
     plan_seconds: list[float] | None
@@ -152,7 +152,8 @@ def _run(
     if item.record:
         frames = np.stack([outcome.first_pixels, *recorder.frames])
         recorded = EpisodeFrames(frames, outcome.goal_pixels, outcome.success, item.title)
-    seconds = list(agent.plan_seconds) if isinstance(agent, PlanningAgent) else None
+    timed = getattr(agent, "decision_seconds", None)  # PlanningAgent, TwoModeAgent
+    seconds = list(timed) if timed is not None else None
     done()
     return _Run(outcome, seconds, recorded)
 
