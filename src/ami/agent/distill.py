@@ -10,11 +10,13 @@ that planned), and the actor learns `(z, g) → plan[:chunk]` by mean squared er
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ami.agent.actor import Actor, goal_miss, imagine
 from ami.config import require_in_range, require_non_negative, require_positive
@@ -123,7 +125,7 @@ def distill_actor(
     batches = torch.Generator().manual_seed(config.seed + 1)
     actor.train()
     loss_value = float("nan")
-    with progress_bar(progress, "distil actor", config.steps) as advance:
+    with progress_bar(progress, "distil actor", config.steps) as advance, _frozen(model):
         for _ in range(config.steps):
             loss_value = _step(actor, model, optimiser, z, goal, target, train, batches, config)
             schedule.step()
@@ -138,6 +140,20 @@ def distill_actor(
         else loss_value,
         seconds=time.perf_counter() - started,
     )
+
+
+@contextmanager
+def _frozen(model: LatentModel) -> Iterator[None]:
+    """No gradients for the world model's weights (they still flow through it to the actor)."""
+    module = model if isinstance(model, nn.Module) else getattr(model, "model", None)
+    parameters = [p for p in module.parameters() if p.requires_grad] if module is not None else []
+    for parameter in parameters:
+        parameter.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter in parameters:
+            parameter.requires_grad_(True)
 
 
 def _step(

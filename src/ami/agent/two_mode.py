@@ -43,17 +43,19 @@ class ModeConfig:
         mode: "plan", "act" or "auto".
         miss_threshold: in `auto`, the planner takes over when the actor's imagined closest
             squared distance to the goal exceeds this.
-        check_horizon: model steps of the actor's imagined rollout in `auto`.
+        check_horizon: model steps of the actor's imagined rollout in `auto` (None: the
+            planner's horizon, so that the actor's miss and the planner's energy compare).
     """
 
     mode: str = "auto"
     miss_threshold: float = math.inf
-    check_horizon: int = 5
+    check_horizon: int | None = None
 
     def __post_init__(self) -> None:
         require_choice("ModeConfig", "mode", self.mode, AGENT_MODES)
         require_non_negative("ModeConfig", "miss_threshold", self.miss_threshold)
-        require_positive("ModeConfig", "check_horizon", self.check_horizon)
+        if self.check_horizon is not None:
+            require_positive("ModeConfig", "check_horizon", self.check_horizon)
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ class TwoModeAgent:
             chunk = self.actor(z, goal)[0].to("cpu", torch.float32).numpy()
             if self.config.mode == "act":
                 return "act", "asked", math.nan, chunk
-            horizon = self.config.check_horizon
+            horizon = self.config.check_horizon or self.planner.controller.config.horizon
             imagined, _ = imagine(self.actor, self.planner.planned_model, z, goal, horizon)
             miss = float(goal_miss(imagined, goal)[0])
         if miss > self.config.miss_threshold:
