@@ -16,18 +16,27 @@ from ami.memory import Memory
 from ami.memory.decisions import read_decisions, record_decision
 
 
-def relabel_with_planner(
-    memory: Memory, planner: PlanningAgent, after: int = 0, progress: bool = False
-) -> int:
-    """Label every "act" decision with id > `after` by the planner; returns how many.
+def relabel_with_planner(memory: Memory, planner: PlanningAgent, progress: bool = False) -> int:
+    """Label every "act" decision that has no planner label yet; returns how many were labelled.
 
-    Each label is one fresh plan (no warm start) from the decision's observation towards its goal.
+    A decision is labelled when a "plan" decision of the same episode and step exists, so calling
+    this again (e.g. after a crash) labels only what is left. Each label is one fresh plan (no
+    warm start) from the decision's observation towards its goal.
     """
     try:
         acted = read_decisions(memory, "act")
     except MemoryLookupError:
         return 0
-    chosen = [i for i, decision_id in enumerate(acted.ids) if decision_id > after]
+    try:
+        planned = read_decisions(memory, "plan")
+        labelled = set(zip(planned.episodes.tolist(), planned.t.tolist(), strict=True))
+    except MemoryLookupError:
+        labelled = set()
+    chosen = [
+        i
+        for i, key in enumerate(zip(acted.episodes.tolist(), acted.t.tolist(), strict=True))
+        if key not in labelled
+    ]
     with progress_bar(progress, "planner labels", len(chosen)) as advance:
         for i in chosen:
             planner.begin(acted.goals[i])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ami.agent.two_mode import AGENT_MODES
-from ami.config import require_choice, require_in_range, require_positive
+from ami.config import require_choice, require_in_range, require_non_negative, require_positive
 from ami.evaluation.protocols import PROTOCOLS
 
 GOAL_STRATEGIES = ("uniform", "novel")
@@ -26,6 +26,9 @@ class LiveConfig:
         finetune_lr: their peak learning rate.
         mode: who acts once an actor exists ("plan", "act", "auto"); the planner before.
         distill_steps: actor optimiser steps per round.
+        refine_weight: weight of the imagined goal energy in the actor's training (0: pure
+            distillation; see `DistillConfig`).
+        relabel: let the planner label the decisions the actor took (DAgger) before distilling.
         miss_quantile: quantile of the planner's energies that calibrates `auto`'s threshold.
         protocol: the protocol whose pairs the goals follow and on which each round is measured.
         eval_episodes: episodes of that measurement.
@@ -40,6 +43,8 @@ class LiveConfig:
     finetune_lr: float = 5e-4
     mode: str = "auto"
     distill_steps: int = 1000
+    refine_weight: float = 0.01
+    relabel: bool = True
     miss_quantile: float = 0.9
     protocol: str = "anchor"
     eval_episodes: int = 50
@@ -60,3 +65,4 @@ class LiveConfig:
         require_choice("LiveConfig", "mode", self.mode, AGENT_MODES)
         require_choice("LiveConfig", "protocol", self.protocol, tuple(PROTOCOLS))
         require_in_range("LiveConfig", "miss_quantile", self.miss_quantile, 0.0, 1.0)
+        require_non_negative("LiveConfig", "refine_weight", self.refine_weight)

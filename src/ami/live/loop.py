@@ -33,6 +33,7 @@ from ami.agent import MemoryRecorder, run_episode
 from ami.agent.actor import Actor, ActorConfig
 from ami.agent.decision_recorder import DecisionRecorder
 from ami.agent.distill import DistillConfig, calibrate_miss_threshold, distill_actor
+from ami.agent.relabel import relabel_with_planner
 from ami.agent.two_mode import ModeConfig, TwoModeAgent
 from ami.config import config_to_dict
 from ami.errors import ConfigError, MemoryLookupError
@@ -281,12 +282,17 @@ def _distil(
     folder: Path,
     progress: bool,
 ) -> tuple[Actor | None, float | None, dict[str, Any] | None]:
-    """The actor distilled from every planner decision in memory, and `auto`'s threshold."""
+    """The actor distilled from every planner decision in memory, and `auto`'s threshold.
+
+    With `config.relabel`, the planner first labels the decisions the actor took (DAgger).
+    """
+    planner = make_agent(model, recipe)
+    relabelled = relabel_with_planner(memory, planner) if config.relabel else 0
     try:
         decisions = read_decisions(memory, "plan")
     except MemoryLookupError:
         return None, None, None
-    planned = make_agent(model, recipe).planned_model
+    planned = planner.planned_model
     torch.manual_seed(config.seed)
     actor = Actor(
         ActorConfig(embed_dim=recipe.model.encoder.embed_dim, action_dim=planned.action_dim)
@@ -296,7 +302,9 @@ def _distil(
         actor,
         planned,
         decisions,
-        DistillConfig(steps=config.distill_steps, seed=config.seed),
+        DistillConfig(
+            steps=config.distill_steps, refine_weight=config.refine_weight, seed=config.seed
+        ),
         progress,
     )
     threshold = calibrate_miss_threshold(decisions, config.miss_quantile)
@@ -307,6 +315,7 @@ def _distil(
         threshold,
         {
             "decisions": result.decisions,
+            "relabelled": relabelled,
             "train_loss": result.train_loss,
             "valid_loss": result.valid_loss,
             "seconds": result.seconds,
