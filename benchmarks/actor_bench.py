@@ -3,15 +3,17 @@
 Per world, with the benchmark table's model (`bench-models/<world>`, trained when absent):
 
 1. the planner pursues `PLANNER_EPISODES` training goals (drawn like the protocol's, never its
-   seeds); each of its decisions goes to memory;
-2. the actor is distilled from them; it then pursues as many new training goals itself, and the
-   planner labels every decision the actor took (DAgger through memory); the actor is distilled
-   again from every planner decision;
+   seeds); each of its decisions goes to memory; the actor is distilled from them (regression on
+   the planner's actions plus 0.01 × the imagined goal energy of its own rollouts, whose gradients
+   flow through the frozen world model);
+2. `DAGGER_ROUNDS` times: the actor pursues `ACTOR_EPISODES` new training goals itself, the
+   planner labels every decision the actor took (DAgger through memory), and the actor is
+   distilled again from every planner decision;
 3. on the protocol's 50 episodes: the planner alone (`plan`), the actor alone (`act`), and `auto`
    (the actor unless its imagined rollout misses the goal by more than the planner's 90th
    percentile energy), each with its latency per decision (encoding included) and, for `auto`,
-   the share of decisions the planner took. A variant refined through the world model (gradients
-   of the imagined goal energy) is measured beside.
+   the share of decisions the planner took; beside them an actor distilled from the same
+   decisions without the imagined-energy term.
 
 Writes benchmarks/results/actor.json.  Run: python benchmarks/actor_bench.py [--world two_room]
 """
@@ -46,9 +48,9 @@ from ami.worlds import make
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "actor.json"
 WORK = ROOT / ".actor"
-PLANNER_EPISODES, ACTOR_EPISODES, EVAL_EPISODES = 100, 100, 50
-DISTILL = DistillConfig(steps=3000, batch=256)
-REFINED = DistillConfig(steps=3000, batch=256, refine_weight=0.1)
+PLANNER_EPISODES, ACTOR_EPISODES, EVAL_EPISODES, DAGGER_ROUNDS = 100, 100, 50, 2
+DISTILL = DistillConfig(steps=3000, batch=256, refine_weight=0.01)
+DISTILL_ONLY = DistillConfig(steps=3000, batch=256)
 MISS_QUANTILE = 0.9
 
 
@@ -67,6 +69,39 @@ def main() -> None:
         document.update(machine_facts())
         atomic_write_bytes(RESULTS, (json.dumps(document, indent=2) + "\n").encode())
         print(json.dumps({world: document[world]}, indent=2), flush=True)
+    plot(document, RESULTS.with_suffix(".png"))
+
+
+def plot(document: dict[str, Any], path: Path) -> None:
+    """Success per mode and world, each bar labelled with its milliseconds per decision."""
+    from matplotlib.figure import Figure
+
+    from ami.evaluation.plots import save_figure
+
+    worlds = [w for w in ("two_room", "push_t") if w in document]
+    modes = [("plan", "planner"), ("act", "actor"), ("auto", "auto")]
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.add_subplot()
+    for i, (key, label) in enumerate(modes):
+        xs = [j + (i - 1) * 0.27 for j in range(len(worlds))]
+        ys = [100 * document[w]["results"][key]["success_rate"] for w in worlds]
+        bars = ax.bar(xs, ys, width=0.25, label=label)
+        for bar, w in zip(bars, worlds, strict=True):
+            ms = document[w]["results"][key]["ms_per_decision"]
+            ax.annotate(
+                f"{ms:.1f} ms",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+    ax.set_xticks(range(len(worlds)), worlds)
+    ax.set_ylabel("success on the anchor protocol (%)")
+    ax.set_ylim(0, 125)
+    ax.set_title("Mode-1 actor vs Mode-2 planner (ms per decision on the bars)")
+    ax.legend(loc="upper center", ncol=3)
+    fig.tight_layout()
+    save_figure(fig, path)
 
 
 def measure(world: str, models: Path) -> dict[str, Any]:
@@ -85,13 +120,16 @@ def measure(world: str, models: Path) -> dict[str, Any]:
         planning = TwoModeAgent(planner, None, ModeConfig("plan"))
         planned = live_episodes(memory, planning, env, goals, protocol)
         actor = distilled(model, recipe, memory, DISTILL)
-        goals = propose_goals(protocol, env, ACTOR_EPISODES, round_index=2)
-        acting = TwoModeAgent(planner, actor, ModeConfig("act"))
-        practised = live_episodes(memory, acting, env, goals, protocol)
-        relabelled = relabel_with_planner(memory, planner, progress=True)
+        dagger = []
+        for k in range(DAGGER_ROUNDS):
+            goals = propose_goals(protocol, env, ACTOR_EPISODES, round_index=2 + k)
+            acting = TwoModeAgent(planner, actor, ModeConfig("act"))
+            practised = live_episodes(memory, acting, env, goals, protocol)
+            labelled = relabel_with_planner(memory, planner, progress=True)
+            actor = distilled(model, recipe, memory, DISTILL)
+            dagger.append({"actor_episodes": practised, "relabelled_decisions": labelled})
         decisions = read_decisions(memory, "plan")
-        actor = distilled(model, recipe, memory, DISTILL)
-        refined = distilled(model, recipe, memory, REFINED)
+        distill_only = distilled(model, recipe, memory, DISTILL_ONLY)
         threshold = calibrate_miss_threshold(decisions, MISS_QUANTILE)
         counts = count_decisions(memory)
     specs = episode_specs(protocol, env)
@@ -104,8 +142,8 @@ def measure(world: str, models: Path) -> dict[str, Any]:
             specs,
             protocol,
         ),
-        "act_refined": evaluate(
-            TwoModeAgent(planner, refined, ModeConfig("act")), env, specs, protocol
+        "act_distill_only": evaluate(
+            TwoModeAgent(planner, distill_only, ModeConfig("act")), env, specs, protocol
         ),
     }
     planner_ms, actor_ms = results["plan"]["ms_per_decision"], results["act"]["ms_per_decision"]
@@ -113,7 +151,7 @@ def measure(world: str, models: Path) -> dict[str, Any]:
         "planner_success_rate": results["plan"]["success_rate"],
         "actor_success_rate": results["act"]["success_rate"],
         "auto_success_rate": results["auto"]["success_rate"],
-        "actor_refined_success_rate": results["act_refined"]["success_rate"],
+        "actor_distill_only_success_rate": results["act_distill_only"]["success_rate"],
         "planner_ms_per_step": planner_ms,
         "actor_ms_per_step": actor_ms,
         "auto_ms_per_step": results["auto"]["ms_per_decision"],
@@ -127,12 +165,12 @@ def measure(world: str, models: Path) -> dict[str, Any]:
         "miss_quantile": MISS_QUANTILE,
         "training": {
             "planner_episodes": planned,
-            "actor_episodes": practised,
-            "relabelled_decisions": relabelled,
+            "dagger_rounds": dagger,
             "planner_decisions": len(decisions),
             "decisions_in_memory": counts,
             "distill_steps": DISTILL.steps,
-            "refine_weight": REFINED.refine_weight,
+            "refine_weight": DISTILL.refine_weight,
+            "refine_batch": DISTILL.refine_batch,
         },
         "protocol": protocol.as_dict(),
         "results": results,
