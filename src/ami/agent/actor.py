@@ -17,12 +17,13 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from ami.config import config_from_dict, config_to_dict, require_positive
 from ami.errors import AmiError, CheckpointError, ShapeError
-from ami.files import atomic_path, atomic_write_bytes
+from ami.files import atomic_write_bytes
+from ami.model.world_model import save_weights
 from ami.planning.mpc import LatentModel
 
 ACTOR_WEIGHTS, ACTOR_CONFIG = "actor.safetensors", "actor.json"
@@ -78,10 +79,7 @@ class Actor(nn.Module):
     def save(self, directory: str | Path, metadata: dict[str, Any] | None = None) -> Path:
         """Write `actor.safetensors` and `actor.json` into `directory` atomically; return it."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_path(directory / ACTOR_WEIGHTS) as tmp:
-            save_file(state, str(tmp))
+        save_weights(self, directory / ACTOR_WEIGHTS)
         document = {"config": config_to_dict(self.config), "metadata": metadata or {}}
         atomic_write_bytes(directory / ACTOR_CONFIG, json.dumps(document, indent=2).encode())
         return directory

@@ -138,10 +138,7 @@ class WorldModel(nn.Module):
     def save(self, directory: str | Path, metadata: dict[str, Any] | None = None) -> Path:
         """Write `model.safetensors` and `model.json` into `directory` atomically; return it."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_path(directory / WEIGHTS_FILE) as tmp:
-            save_file(state, str(tmp))
+        save_weights(self, directory / WEIGHTS_FILE)
         document = {
             "format_version": FORMAT_VERSION,
             "ami_version": ami.__version__,
@@ -178,6 +175,15 @@ class WorldModel(nn.Module):
         model = cls(config)
         _load_matching(model, state, weights_path)
         return model.to(device).eval()
+
+
+def save_weights(module: nn.Module, path: Path) -> Path:
+    """Write `module`'s state dict as safetensors at `path` atomically (folders created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp))
+    return path
 
 
 def read_checkpoint_json(config_path: Path) -> dict[str, Any]:
