@@ -30,9 +30,10 @@ test: venv  ## Run the whole test suite (slow end-to-end tests included)
 test-fast: venv  ## Run the tests without the slow end-to-end ones
 	$(PY) -m pytest -q -m "not slow"
 
-bench: venv  ## Env steps/s, training frames/s (fp32/bf16/compile, 1 and 2 procs), collection, planning latency+GFLOP/s, demo success -> benchmarks/results/bench.json
+bench: venv  ## Env steps/s, training frames/s (fp32/bf16/compile, 1 and 2 procs), collection, planning latency+GFLOP/s, demo success -> bench.json; memory -> memory.json; every world's steps/s -> worlds.json (benchmarks/results/)
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/memory_bench.py
+	$(PY) benchmarks/worlds_bench.py
 
 bench-table: venv  ## World x solver table on the anchors' protocol (PushT, Reacher, TwoRoom) -> benchmarks/results/table.json (~1-2 h on 2 CPU cores: trains PushT and Reacher for 1,500 steps each, plus TwoRoom; models kept in bench-models/)
 	$(PY) -m ami bench table --curve-points 2
