@@ -1,7 +1,9 @@
 """Learning from interaction on TwoRoom: success round by round from a small seed dataset.
 
-1. seed data: `--seed-fraction` (default 5 %) of the demo recipe's episodes, collected like the
-   demo's; a world model trained on it with the demo recipe (round 0, shared by both runs);
+1. seed data: `--seed-fraction` (default 1 %: 10 episodes, 1,000 steps) of the demo recipe's
+   episodes, collected like the demo's; a world model trained on it with the demo recipe (round 0,
+   shared by both runs). At 5 % the seed model already reaches 100 % on this protocol (measured),
+   which leaves nothing to learn from interaction, hence 1 %;
 2. `ami live` twice from that model, `--rounds` rounds of `--episodes` goals each: with uniform
    goals (drawn like the protocol's) and with novel goals (the least visited, measured in memory);
    every step goes to memory, the model is fine-tuned on all of memory each round, the actor is
@@ -42,7 +44,7 @@ WORLD = "two_room"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed-fraction", type=float, default=0.05)
+    parser.add_argument("--seed-fraction", type=float, default=0.01)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--episodes", type=int, default=40)
     parser.add_argument("--models", type=Path, default=ROOT.parent / "bench-models")
