@@ -6,9 +6,9 @@ Per world, with the benchmark table's model (`bench-models/<world>`, trained whe
    seeds); each of its decisions goes to memory; the actor is distilled from them (regression on
    the planner's actions plus 0.01 × the imagined goal energy of its own rollouts, whose gradients
    flow through the frozen world model);
-2. `DAGGER_ROUNDS` times: the actor pursues `ACTOR_EPISODES` new training goals itself, the
-   planner labels every decision the actor took (DAgger through memory), and the actor is
-   distilled again from every planner decision;
+2. `--dagger-rounds` times (default 3): the actor pursues `ACTOR_EPISODES` new training goals
+   itself, the planner labels every decision the actor took (DAgger through memory), and the
+   actor is distilled again from every planner decision;
 3. on the protocol's 50 episodes: the planner alone (`plan`), the actor alone (`act`), and `auto`
    (the actor unless its imagined rollout misses the goal by more than the planner's 90th
    percentile energy), each with its latency per decision (encoding included) and, for `auto`,
@@ -48,8 +48,8 @@ from ami.worlds import make
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "actor.json"
 WORK = ROOT / ".actor"
-PLANNER_EPISODES, ACTOR_EPISODES, EVAL_EPISODES, DAGGER_ROUNDS = 100, 100, 50, 2
-DISTILL = DistillConfig(steps=3000, batch=256, refine_weight=0.01)
+PLANNER_EPISODES, ACTOR_EPISODES, EVAL_EPISODES = 100, 100, 50
+DISTILL = DistillConfig(steps=3000, batch=256, refine_weight=0.01, refine_batch=256)
 DISTILL_ONLY = DistillConfig(steps=3000, batch=256)
 MISS_QUANTILE = 0.9
 
@@ -58,13 +58,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", action="append", choices=["two_room", "push_t"])
     parser.add_argument("--models", type=Path, default=ROOT.parent / "bench-models")
+    parser.add_argument("--dagger-rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(2)
     document: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     for world in args.world or ["two_room", "push_t"]:
         started = time.perf_counter()
-        document[world] = {**measure(world, args.models), "minutes": 0.0}
+        document[world] = {**measure(world, args.models, args.dagger_rounds), "minutes": 0.0}
         document[world]["minutes"] = (time.perf_counter() - started) / 60
+        document[world]["command"] = (
+            f"python benchmarks/actor_bench.py --world {world} --dagger-rounds {args.dagger_rounds}"
+        )
+        document[world]["git_revision"] = machine_facts()["git_revision"]
         document["command"] = "python benchmarks/actor_bench.py"
         document.update(machine_facts())
         atomic_write_bytes(RESULTS, (json.dumps(document, indent=2) + "\n").encode())
@@ -104,7 +109,7 @@ def plot(document: dict[str, Any], path: Path) -> None:
     save_figure(fig, path)
 
 
-def measure(world: str, models: Path) -> dict[str, Any]:
+def measure(world: str, models: Path, dagger_rounds: int = 3) -> dict[str, Any]:
     recipe = TABLE_RECIPES[world]
     table = TableConfig(worlds=(world,))
     model, _ = world_model(world, recipe, table, models / world, torch.device("cpu"), True)
@@ -121,7 +126,7 @@ def measure(world: str, models: Path) -> dict[str, Any]:
         planned = live_episodes(memory, planning, env, goals, protocol)
         actor = distilled(model, recipe, memory, DISTILL)
         dagger = []
-        for k in range(DAGGER_ROUNDS):
+        for k in range(dagger_rounds):
             goals = propose_goals(protocol, env, ACTOR_EPISODES, round_index=2 + k)
             acting = TwoModeAgent(planner, actor, ModeConfig("act"))
             practised = live_episodes(memory, acting, env, goals, protocol)
