@@ -42,10 +42,10 @@ bench-maze: venv  ## Far goals in the Maze (hierarchical vs flat vs random, lava
 	$(PY) benchmarks/maze_bench.py
 	$(PY) benchmarks/session_reuse.py
 
-bench-actor: venv  ## Mode-1 actor vs planner vs auto on TwoRoom and PushT (uses bench-models/, trains what is missing) -> benchmarks/results/actor.json (~25 min)
+bench-actor: venv  ## Mode-1 actor vs planner vs auto on TwoRoom and PushT (uses bench-models/, trains what is missing) -> benchmarks/results/actor.json, actor.png (~40 min)
 	$(PY) benchmarks/actor_bench.py
 
-bench-live: venv  ## ami live from 1 % seed data, uniform vs novel goals, vs the full-data model -> benchmarks/results/live.json, live_curve.png (~35 min)
+bench-live: venv  ## ami live from 1 % seed data, uniform vs novel goals, vs the full-data model -> benchmarks/results/live.json, live_curve.png (~25 min)
 	$(PY) benchmarks/live_bench.py
 
 bench-understanding: venv  ## Probes and surprise of the demo's TwoRoom and the table's PushT models -> benchmarks/results/probe.json, surprise.json

@@ -13,7 +13,7 @@
 Success is the planner's on the anchor protocol (50 episodes, fixed seeds) after each round.
 
 Writes benchmarks/results/live.json and live_curve.png.
-Run: python benchmarks/live_bench.py  (≈ 35 min on 2 cores)
+Run: python benchmarks/live_bench.py  (≈ 25 min on 2 cores)
 """
 
 from __future__ import annotations
