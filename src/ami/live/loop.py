@@ -22,6 +22,7 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from ami.memory import Memory
 from ami.memory.decisions import count_decisions, read_decisions
 from ami.memory.replay import remember_experience, windows_from_memory
 from ami.model import WorldModel
+from ami.model.world_model import encode_frames
 from ami.pipeline import machine_facts, make_agent, run_train
 from ami.recipes import Recipe, image_size
 from ami.training import train
@@ -330,19 +332,9 @@ def _embed_with(memory: Memory, model: WorldModel) -> None:
         memory.reembed(_encoder(model), model.version())
 
 
-def _encoder(model: WorldModel):
+def _encoder(model: WorldModel) -> Callable[[np.ndarray], np.ndarray]:
     """Frames `uint8 [N, h, w, 3]` → embeddings `float32 [N, D]` with `model`."""
-
-    def encode(frames: np.ndarray) -> np.ndarray:
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(frames), 256):
-                chunk = torch.from_numpy(np.ascontiguousarray(frames[start : start + 256]))
-                pixels = chunk.permute(0, 3, 1, 2)[:, None].to(model.device)
-                out.append(model.encode(pixels)[:, 0].float().cpu().numpy())
-        return np.concatenate(out)
-
-    return encode
+    return lambda frames: encode_frames(model, frames)
 
 
 def _world(recipe: Recipe) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -175,6 +176,23 @@ class WorldModel(nn.Module):
         model = cls(config)
         _load_matching(model, state, weights_path)
         return model.to(device).eval()
+
+
+def encode_frames(model: WorldModel, pixels: np.ndarray, batch: int = 512) -> np.ndarray:
+    """Embeddings `float32 [N, D]` of frames `uint8 [N, h, w, 3]`, in batches, without gradients.
+
+    Puts the model in eval mode (BatchNorm uses its running statistics).
+    """
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(pixels), batch):
+            chunk = torch.from_numpy(np.ascontiguousarray(pixels[start : start + batch]))
+            frames = chunk.permute(0, 3, 1, 2)[:, None].to(model.device)  # [n, 1, 3, h, w]
+            out.append(model.encode(frames)[:, 0].float().cpu().numpy())
+    if not out:
+        return np.zeros((0, model.config.encoder.embed_dim), np.float32)
+    return np.concatenate(out)
 
 
 def save_weights(module: nn.Module, path: Path) -> Path:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ami.errors import CheckpointError, ConfigError
 from ami.model import WorldModel
-from ami.model.world_model import CONFIG_FILE, read_checkpoint_json
+from ami.model.world_model import (  # noqa: F401  (encode_frames: re-exported)
+    CONFIG_FILE,
+    encode_frames,
+    read_checkpoint_json,
+)
 
 
 def checkpoint_folder(path: Path) -> Path:
@@ -51,17 +54,3 @@ def random_twin(model: WorldModel, seed: int) -> WorldModel:
     """A model of the same config with freshly initialised (untrained) weights, in eval mode."""
     torch.manual_seed(seed)
     return WorldModel(model.config).to(model.device).eval()
-
-
-@torch.no_grad()
-def encode_frames(model: WorldModel, pixels: np.ndarray, batch: int = 512) -> np.ndarray:
-    """Embeddings `float32 [N, D]` of frames `uint8 [N, h, w, 3]`, in batches (eval mode)."""
-    model.eval()
-    out = []
-    for start in range(0, len(pixels), batch):
-        chunk = torch.from_numpy(np.ascontiguousarray(pixels[start : start + batch]))
-        frames = chunk.permute(0, 3, 1, 2)[:, None].to(model.device)  # [n, 1, 3, h, w]
-        out.append(model.encode(frames)[:, 0].float().cpu().numpy())
-    if not out:
-        return np.zeros((0, model.config.encoder.embed_dim), np.float32)
-    return np.concatenate(out)
