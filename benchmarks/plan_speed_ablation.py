@@ -8,8 +8,11 @@ away in turn, and the full plan (30 iterations) with 1 and 2 threads:
 - `torch.inference_mode` vs autograd recording (inputs that require gradients);
 - bfloat16 autocast vs float32.
 
-Writes benchmarks/results/plan_speed.json.
-Run: python benchmarks/plan_speed_ablation.py  (after `make bench`, which trains the demo model)
+OpenMP's wait policy matters on 2 cores: threads that spin between parallel regions are fastest
+on an idle machine and slowest on a busy one. Run it under each policy; the figures of each go
+under its name in benchmarks/results/plan_speed.json.
+Run: OMP_WAIT_POLICY=ACTIVE python benchmarks/plan_speed_ablation.py (and =PASSIVE), after
+`make bench`, which trains the demo model.
 """
 
 from __future__ import annotations
@@ -90,7 +93,8 @@ def main() -> None:
         for precision in ("fp32", "bf16"):
             seconds, _ = plan_latency(model, with_precision(ANCHOR_PLANNER, precision))
             plans[f"{precision}_{threads}_threads"] = seconds
-    document = {
+    policy = os.environ["OMP_WAIT_POLICY"].upper()
+    figures = {
         "objective_call_seconds": iteration,
         "speedup_of_batching": iteration["python_loop_over_candidates"]
         / iteration["batched_inference_mode_fp32"],
@@ -101,11 +105,13 @@ def main() -> None:
         "full_plan_seconds": plans,
         "budget": f"CEM {SAMPLES} samples x 30 iterations, horizon {HORIZON} held actions",
         "load_average_1min": os.getloadavg()[0],
-        "command": "python benchmarks/plan_speed_ablation.py",
+        "command": f"OMP_WAIT_POLICY={policy} python benchmarks/plan_speed_ablation.py",
         **machine_facts(),
     }
+    document = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    document[policy] = figures
     atomic_write_bytes(RESULTS, (json.dumps(document, indent=2) + "\n").encode())
-    print(json.dumps(document, indent=2))
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
