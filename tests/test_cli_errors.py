@@ -190,7 +190,7 @@ def test_a_misspelt_option_is_one_usage_line_not_a_traceback():
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "ami", "train", "--preset", "demo"],
+        [sys.executable, "-m", "ami", "train", "--presett", "demo"],
         capture_output=True,
         text=True,
         timeout=120,
