@@ -37,6 +37,7 @@ from ami.agent.relabel import relabel_with_planner
 from ami.agent.two_mode import ModeConfig, TwoModeAgent
 from ami.bench_table import TABLE_RECIPES, TableConfig, world_model
 from ami.evaluation.protocols import EvalProtocol, episode_specs, protocol_by_name
+from ami.evaluation.runner import protocol_world_settings
 from ami.files import atomic_write_bytes
 from ami.live.goals import propose_goals
 from ami.memory import Memory
@@ -183,9 +184,7 @@ def measure(world: str, models: Path, dagger_rounds: int = 3) -> dict[str, Any]:
 
 
 def environment(recipe: Recipe, protocol: EvalProtocol):
-    settings: dict[str, Any] = {"size": image_size(recipe), "max_episode_steps": protocol.budget}
-    if protocol.success_radius is not None:
-        settings["success_radius"] = protocol.success_radius
+    settings = protocol_world_settings(protocol, {"size": image_size(recipe)})
     return make(protocol.world, **settings)
 
 

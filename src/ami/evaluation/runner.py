@@ -89,9 +89,7 @@ def evaluate(
     """
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
-    settings = {**(world_overrides or {}), "max_episode_steps": protocol.budget}
-    if protocol.success_radius is not None:
-        settings["success_radius"] = protocol.success_radius
+    settings = protocol_world_settings(protocol, world_overrides)
     env = make(protocol.world, **settings)
     specs = episode_specs(protocol, env)
     action_dim = int(np.prod(env.action_space.shape or ()))
@@ -119,6 +117,19 @@ def evaluate(
             random_outcomes.append(outcome.success)
             bar.update(task, advance=1)
     return _result(protocol, runs, random_outcomes)
+
+
+def protocol_world_settings(
+    protocol: EvalProtocol, world_overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The world settings of `protocol`'s episodes.
+
+    Its budget and success radius on top of `world_overrides` (e.g. the image size).
+    """
+    settings = {**(world_overrides or {}), "max_episode_steps": protocol.budget}
+    if protocol.success_radius is not None:
+        settings["success_radius"] = protocol.success_radius
+    return settings
 
 
 @dataclass(frozen=True)

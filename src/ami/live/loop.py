@@ -39,7 +39,7 @@ from ami.agent.two_mode import ModeConfig, TwoModeAgent
 from ami.config import config_to_dict
 from ami.errors import ConfigError, MemoryLookupError
 from ami.evaluation.protocols import EvalProtocol, protocol_by_name
-from ami.evaluation.runner import evaluate
+from ami.evaluation.runner import evaluate, protocol_world_settings
 from ami.files import atomic_write_bytes
 from ami.live.config import LiveConfig
 from ami.live.goals import propose_goals
@@ -203,10 +203,9 @@ def _act(
     mode = config.mode if actor is not None else "plan"
     rule = ModeConfig(mode=mode, miss_threshold=math.inf if threshold is None else threshold)
     agent = TwoModeAgent(planner, actor, rule)
-    settings = {"size": image_size(recipe), "max_episode_steps": protocol.budget}
-    if protocol.success_radius is not None:
-        settings["success_radius"] = protocol.success_radius
-    env = make(recipe.collect.world, **settings)
+    env = make(
+        recipe.collect.world, **protocol_world_settings(protocol, _world(recipe)["world_overrides"])
+    )
     specs = propose_goals(
         protocol,
         env,
