@@ -6,8 +6,9 @@ the other `AmiError`s in `ami.errors` and re-exported here.
 
 from ami.errors import MemoryFormatError, MemoryLookupError
 from ami.memory.embedding_index import EmbeddingIndex
+from ami.memory.reading import EpisodeSteps, Recalled
 from ami.memory.schema import SCHEMA_VERSION
-from ami.memory.store import EpisodeSteps, Memory, Recalled
+from ami.memory.store import Memory
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -10,12 +10,12 @@ retrained world model never meets stale embeddings here.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from ami.errors import ConfigError, MemoryLookupError, ShapeError
+from ami.memory.frames import decode_frame, encode_frame
 from ami.memory.schema import transaction
 from ami.memory.store import Memory
 
@@ -94,8 +94,8 @@ def record_decision(
                 float(energy),
                 height,
                 width,
-                _compress(observation),
-                _compress(goal),
+                encode_frame(observation),
+                encode_frame(goal),
             ),
         )
     return int(cursor.lastrowid or 0)
@@ -133,8 +133,8 @@ def read_decisions(memory: Memory, mode: str | None = "plan", last: int | None =
         episodes=np.array([r[1] for r in rows], dtype=np.int64),
         t=np.array([r[2] for r in rows], dtype=np.int64),
         modes=tuple(r[3] for r in rows),
-        observations=np.stack([_decompress(r[9], height, width) for r in rows]),
-        goals=np.stack([_decompress(r[10], height, width) for r in rows]),
+        observations=np.stack([decode_frame(height, width, r[9]) for r in rows]),
+        goals=np.stack([decode_frame(height, width, r[10]) for r in rows]),
         plans=np.stack(
             [np.frombuffer(r[4], dtype=np.float32).reshape(plan_steps, -1) for r in rows]
         ),
@@ -146,13 +146,3 @@ def count_decisions(memory: Memory) -> dict[str, int]:
     """How many decisions each mode took."""
     rows = memory.connection.execute("SELECT mode, COUNT(*) FROM decisions GROUP BY mode")
     return {mode: 0 for mode in MODES} | {mode: int(n) for mode, n in rows}
-
-
-def _compress(frame: np.ndarray) -> bytes:
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise ShapeError(f"a decision frame must be uint8 [h, w, 3], got {frame.shape}")
-    return zlib.compress(np.ascontiguousarray(frame).tobytes(), 1)
-
-
-def _decompress(blob: bytes, height: int, width: int) -> np.ndarray:
-    return np.frombuffer(zlib.decompress(blob), dtype=np.uint8).reshape(height, width, 3)
