@@ -100,3 +100,20 @@ def test_table_config_is_validated(tiny_recipes):
         TableConfig(worlds=("two_room",), episodes=0)
     with pytest.raises(ConfigError, match="train_steps"):
         TableConfig(worlds=("two_room",), train_steps=0)
+
+
+def test_a_model_is_reused_across_new_defaulted_fields_and_other_planners():
+    from ami.bench_table import _same_recipe
+    from ami.config import config_to_dict
+    from ami.recipes import DEMO, PUSH_T
+
+    stored = json.loads(json.dumps(config_to_dict(DEMO)))
+    del stored["train"]["colour_shift"]  # written before the field existed (its default: 0)
+    assert _same_recipe(stored, DEMO)
+    assert not _same_recipe(stored, PUSH_T)
+    stored["train"]["steps"] += 1
+    assert not _same_recipe(stored, DEMO)
+    assert not _same_recipe({"no such field": 1}, DEMO) and not _same_recipe(None, DEMO)
+    stored["train"]["steps"] -= 1
+    planner = replace(DEMO.planner, cost=replace(DEMO.planner.cost, reduce="sum"))
+    assert _same_recipe(stored, replace(DEMO, planner=planner, eval_episodes=7))  # same model

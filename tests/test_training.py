@@ -337,6 +337,8 @@ def test_recalibrate_batchnorm_repairs_corrupt_running_statistics(windows):
         {"warmup_steps": -1},
         {"grad_clip": -1.0},
         {"valid_every": -1},
+        {"colour_shift": -0.1},
+        {"colour_shift": 1.5},
     ],
 )
 def test_train_config_rejects_bad_values(changes):
@@ -350,3 +352,33 @@ def test_objective_config_rejects_negative_weights(field):
     ObjectiveConfig(**{field: 0.0})
     with pytest.raises(ConfigError, match=field):
         ObjectiveConfig(**{field: -0.1})
+
+
+def test_run_train_hue_shifts_the_training_windows_only_when_the_recipe_asks(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import ami.pipeline as pipeline
+    from ami.recipes import TINY
+    from ami.training.colour_shift import ColourShiftWindows
+
+    class Windows:
+        def split(self, fraction, seed):
+            return "train", "valid"
+
+    seen = []
+
+    def fake_train(model, train_windows, valid_windows, config, run_dir, **kwargs):
+        seen.append((train_windows, valid_windows))
+        return None
+
+    monkeypatch.setattr(pipeline, "training_windows", lambda *args, **kwargs: Windows())
+    monkeypatch.setattr(pipeline, "train", fake_train)
+    monkeypatch.setattr(pipeline, "plot_training_curves", lambda *args: None)
+    monkeypatch.setattr(pipeline, "read_metrics", lambda *args: [])
+    shifted = replace(TINY, train=replace(TINY.train, colour_shift=0.3))
+    for recipe in (TINY, shifted):
+        pipeline.run_train(recipe, tmp_path / "data.h5", tmp_path / "run", torch.device("cpu"))
+    (plain, plain_valid), (wrapped, wrapped_valid) = seen
+    assert plain == "train" and plain_valid == "valid"
+    assert isinstance(wrapped, ColourShiftWindows) and wrapped.probability == 0.3
+    assert wrapped.windows == "train" and wrapped_valid == "valid"  # validation stays unshifted

@@ -26,7 +26,13 @@ from typing import Any
 import torch
 from rich.table import Table
 
-from ami.config import config_to_dict, require_choice, require_non_negative, require_positive
+from ami.config import (
+    config_from_dict,
+    config_to_dict,
+    require_choice,
+    require_non_negative,
+    require_positive,
+)
 from ami.errors import CheckpointError, ConfigError
 from ami.evaluation.protocols import protocol_by_name
 from ami.evaluation.runner import evaluate
@@ -35,6 +41,9 @@ from ami.model import WorldModel
 from ami.pipeline import machine_facts, make_agent, run_collect, run_train
 from ami.planning import SOLVERS
 from ami.recipes import DEMO, PUSH_T, REACHER, Recipe, image_size, with_solver
+
+# The parts of a recipe that determine its trained model.
+MODEL_PARTS = ("collect", "window", "model", "train", "valid_fraction")
 
 TABLE_RECIPES: dict[str, Recipe] = {"two_room": DEMO, "push_t": PUSH_T, "reacher": REACHER}
 
@@ -147,12 +156,25 @@ def world_model(
     checkpoint = folder / "run" / "checkpoint"
     if not config.retrain and facts_path.is_file():
         facts = json.loads(facts_path.read_text())
-        if facts.get("recipe") == json.loads(json.dumps(config_to_dict(recipe))):
+        if _same_recipe(facts.get("recipe"), recipe):
             try:
                 return WorldModel.load(checkpoint, device=device), facts
             except CheckpointError:
                 pass  # damaged or half-written: train again
     return _train(world, recipe, config, folder, device, progress)
+
+
+def _same_recipe(stored: Any, recipe: Recipe) -> bool:
+    """Whether a model trained from `stored` (a facts file's recipe) is `recipe`'s model.
+
+    Only what shapes the model counts (data, windows, model, training): a recipe that plans or
+    evaluates differently reuses the model. Fields added since, with their defaults, match.
+    """
+    try:
+        before = config_from_dict(Recipe, stored)
+    except (ConfigError, TypeError, ValueError, AttributeError):
+        return False
+    return all(getattr(before, part) == getattr(recipe, part) for part in MODEL_PARTS)
 
 
 def _train(

@@ -36,6 +36,7 @@ from ami.model import WorldModel
 from ami.planning import build_solver_from
 from ami.recipes import Recipe, image_size, save_recipe
 from ami.training import TrainResult, train
+from ami.training.colour_shift import ColourShiftWindows
 from ami.training.distributed import current_rank
 from ami.training.trainer import METRICS_FILE
 from ami.worlds import make
@@ -66,6 +67,8 @@ def run_train(
     train_windows, valid_windows = windows.split(recipe.valid_fraction, seed=recipe.train.seed)
     if rank.world_size > 1:
         train_windows = train_windows.shard(rank.rank, rank.world_size)
+    if recipe.train.colour_shift > 0:
+        train_windows = ColourShiftWindows(train_windows, recipe.train.colour_shift)
     torch.manual_seed(recipe.train.seed)
     model = WorldModel(recipe.model).to(device)
     if rank.is_main:

@@ -41,6 +41,7 @@ class ProtocolResult:
     recorded: list[EpisodeFrames] = field(default_factory=list)
     other_success_rates: dict[str, float] = field(default_factory=dict)
     final_distances: list[float] = field(default_factory=list)  # per episode, in order
+    random_final_distances: list[float] = field(default_factory=list)  # the same, random policy
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as plain data (recorded frames left out)."""
@@ -114,7 +115,7 @@ def evaluate(
             outcome = run_episode(
                 env, random_agent, spec.options, protocol.budget, spec.goal_pixels
             )
-            random_outcomes.append(outcome.success)
+            random_outcomes.append(outcome)
             bar.update(task, advance=1)
     return _result(protocol, runs, random_outcomes)
 
@@ -170,7 +171,7 @@ def _run(
 
 
 def _result(
-    protocol: EvalProtocol, runs: list[_Run], random_outcomes: list[bool]
+    protocol: EvalProtocol, runs: list[_Run], random_outcomes: list[EpisodeOutcome]
 ) -> ProtocolResult:
     """The protocol's figures from its episodes' runs, in episode order."""
     outcomes = [run.outcome.success for run in runs]
@@ -181,7 +182,7 @@ def _result(
     return ProtocolResult(
         protocol=protocol,
         success_rate=float(np.mean(outcomes)),
-        random_success_rate=float(np.mean(random_outcomes)),
+        random_success_rate=float(np.mean([outcome.success for outcome in random_outcomes])),
         episodes=len(runs),
         plan_ms_per_call=1000 * sum(plan_seconds) / total_plans if total_plans else 0.0,
         plan_seconds_per_episode=float(np.mean(plan_seconds)) if plan_seconds else 0.0,
@@ -195,6 +196,7 @@ def _result(
             for name in sorted(set().union(*also_reached))
         },
         final_distances=[run.outcome.final_distance for run in runs],
+        random_final_distances=[outcome.final_distance for outcome in random_outcomes],
     )
 
 

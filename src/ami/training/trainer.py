@@ -29,7 +29,13 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import Tensor
 
-from ami.config import config_to_dict, require_choice, require_non_negative, require_positive
+from ami.config import (
+    config_to_dict,
+    require_choice,
+    require_in_range,
+    require_non_negative,
+    require_positive,
+)
 from ami.device import PRECISIONS, precision_context
 from ami.errors import CheckpointError, ConfigError
 from ami.files import atomic_path, atomic_write_bytes
@@ -71,6 +77,8 @@ class TrainConfig:
         precision: "fp32", or "bf16" (bfloat16 autocast of the forward pass; weights, gradients,
             optimiser and SIGReg stay float32).
         compile: run the loss through `torch.compile` (the first steps pay for compilation).
+        colour_shift: share of training windows whose hue turns part-way
+            (`ami.training.colour_shift`), so the encoder learns to ignore colour (0: none).
         objective: loss weights.
         sigreg: the SIGReg statistic's settings.
     """
@@ -87,6 +95,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     precision: str = "fp32"
     compile: bool = False
+    colour_shift: float = 0.0
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     sigreg: SIGRegConfig = field(default_factory=SIGRegConfig)
 
@@ -96,6 +105,7 @@ class TrainConfig:
         for name in ("weight_decay", "warmup_steps", "grad_clip", "valid_every"):
             require_non_negative("TrainConfig", name, getattr(self, name))
         require_choice("TrainConfig", "precision", self.precision, PRECISIONS)
+        require_in_range("TrainConfig", "colour_shift", self.colour_shift, 0.0, 1.0)
         if not isinstance(self.compile, bool):
             raise ConfigError(f"TrainConfig.compile must be true or false, got {self.compile!r}")
 
