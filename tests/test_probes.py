@@ -17,7 +17,7 @@ from ami.model import WorldModel
 from ami.recipes import TINY
 from ami.understanding.probes import ProbeConfig, fit_probe
 from ami.understanding.quantities import QuantityGroup, readout, targets
-from ami.understanding.stats import auroc, pearson_r, r2_score, sign_test
+from ami.understanding.stats import auroc, binomial_upper_tail, pearson_r, r2_score, sign_test
 
 
 def synthetic(n: int, d: int, q: int, noise: float, seed: int = 0):
@@ -88,6 +88,16 @@ def test_statistics_on_known_cases() -> None:
     assert auroc([1.0, 3.0], [2.0]) == 0.5
     assert sign_test(np.ones(10)) == pytest.approx(1 / 1024)
     assert sign_test(np.array([1.0, 1.0, -1.0])) == pytest.approx(4 / 8)
+
+
+def test_binomial_upper_tail_is_exact():
+    assert binomial_upper_tail(0, 97, 0.01) == pytest.approx(1.0)
+    # P(X >= 2), X ~ Bin(97, 0.01) = 1 - P(0) - P(1)
+    expected = 1 - 0.99**97 - 97 * 0.01 * 0.99**96
+    assert binomial_upper_tail(2, 97, 0.01) == pytest.approx(expected)
+    assert binomial_upper_tail(3, 3, 0.5) == pytest.approx(1 / 8)
+    with pytest.raises(ShapeError):
+        binomial_upper_tail(5, 3, 0.5)
     assert sign_test(np.zeros(4)) == 1.0  # no sign, no evidence
 
 

@@ -215,9 +215,9 @@ def test_surprise_is_higher_on_a_teleport_than_on_its_twin(tiny_model: WorldMode
     teleport = report.results["teleport"]
     assert teleport.event_scores.size == 12
     assert (teleport.event_scores > teleport.twin_scores).mean() >= 0.9
-    figures = teleport.figures(report.threshold)
+    figures = teleport.figures(report.threshold, 0.01)
     assert figures["auroc"] >= 0.9 and figures["p_value"] < 0.01
-    unchanged = report.results["unchanged"].figures(report.threshold)
+    unchanged = report.results["unchanged"].figures(report.threshold, 0.01)
     assert unchanged["auroc"] == 0.5 and unchanged["p_value"] == 1.0
 
 

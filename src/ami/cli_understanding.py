@@ -145,20 +145,30 @@ def surprise_table(report: SurpriseReport) -> Table:
         title=f"{config.world}: surprise at the event frame vs the twin "
         f"(threshold {report.threshold:.3f} = false-alarm rate {config.false_alarm_rate:g})"
     )
-    for column in ("event", "AUROC", "sign test p", "flagged", "twin flagged", "pairs"):
+    columns = (
+        "event",
+        "AUROC",
+        "sign test p",
+        "flagged",
+        "flag p (vs rate)",
+        "twin flagged",
+        "pairs",
+    )
+    for column in columns:
         table.add_column(column, justify="right")
     for name in EVENTS:
         if name not in report.results:
             continue
-        f = report.results[name].figures(report.threshold)
+        f = report.results[name].figures(report.threshold, report.config.false_alarm_rate)
         if f["pairs"] == 0:
-            table.add_row(name, "-", "-", "-", "-", "0")
+            table.add_row(name, "-", "-", "-", "-", "-", "0")
             continue
         table.add_row(
             name,
             f"{f['auroc']:.3f}",
             f"{f['p_value']:.2g}",
             f"{100 * f['flag_rate']:.1f} %",
+            f"{f['flag_p_value']:.2g}",
             f"{100 * f['twin_flag_rate']:.1f} %",
             str(f["pairs"]),
         )

@@ -82,7 +82,7 @@ def plot_surprise(report: SurpriseReport, out_png: Path, events: Sequence[str] =
             linewidth=1,
             label=f"monitor threshold ({100 * report.config.false_alarm_rate:g} % false alarms)",
         )
-        figures = result.figures(report.threshold)
+        figures = result.figures(report.threshold, report.config.false_alarm_rate)
         auc = f"AUROC {figures['auroc']:.2f}" if "auroc" in figures else "no pairs"
         ax.set_title(f"{name}: {auc}", fontsize=9)
         ax.set_xlabel("env steps from the event")

@@ -5,6 +5,8 @@
 - `sign_test` is the exact one-sided paired sign test: under the null hypothesis each nonzero
   paired difference is positive with probability 1/2, so the number of positive differences is
   Binomial(n, 1/2) and the p-value is its upper tail, summed exactly with `math.comb`.
+- `binomial_upper_tail` is the exact one-sided test of a flag count against a rate: is a control
+  flagged more often than the false-alarm rate its threshold was calibrated to?
 """
 
 from __future__ import annotations
@@ -77,3 +79,22 @@ def sign_test(differences: np.ndarray) -> float:
         return 1.0
     tail = sum(math.comb(n, i) for i in range(k, n + 1))
     return float(tail / 2**n)
+
+
+def binomial_upper_tail(flagged: int, trials: int, rate: float) -> float:
+    """P(X >= `flagged`) for X ~ Binomial(`trials`, `rate`): the exact one-sided p-value."""
+    if not 0 <= flagged <= trials:
+        raise ShapeError(
+            f"binomial_upper_tail needs 0 <= flagged <= trials, got {flagged}, {trials}"
+        )
+    if not 0.0 <= rate <= 1.0:
+        raise ShapeError(f"binomial_upper_tail needs a rate in [0, 1], got {rate}")
+    return float(
+        min(
+            1.0,
+            sum(
+                math.comb(trials, i) * rate**i * (1.0 - rate) ** (trials - i)
+                for i in range(flagged, trials + 1)
+            ),
+        )
+    )

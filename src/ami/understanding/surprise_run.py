@@ -27,7 +27,7 @@ from ami.model import WorldModel
 from ami.understanding.models import encode_frames
 from ami.understanding.perturbations import EVENTS, HOOKED_WORLDS, Event, EventWorld
 from ami.understanding.probe_run import EXPERT_FRACTION
-from ami.understanding.stats import auroc, sign_test
+from ami.understanding.stats import auroc, binomial_upper_tail, sign_test
 from ami.understanding.surprise import calibrate_threshold, surprise_series
 from ami.worlds import make
 
@@ -97,8 +97,12 @@ class EventResult:
     aligned_twin: np.ndarray
     skipped: int
 
-    def figures(self, threshold: float) -> dict[str, Any]:
-        """AUROC, sign-test p-value and flag rates at `threshold` (plain data)."""
+    def figures(self, threshold: float, false_alarm_rate: float) -> dict[str, Any]:
+        """AUROC, sign-test p-value and flag rates at `threshold` (plain data).
+
+        `flag_p_value` tests the flag count against `false_alarm_rate` (exact binomial, one
+        sided): small when the event is flagged more often than normal experience would be.
+        """
         pairs = int(self.event_scores.size)
         if pairs == 0:
             return {"pairs": 0, "skipped": self.skipped}
@@ -106,6 +110,9 @@ class EventResult:
             "auroc": auroc(self.event_scores, self.twin_scores),
             "p_value": sign_test(self.event_scores - self.twin_scores),
             "flag_rate": float((self.event_scores > threshold).mean()),
+            "flag_p_value": binomial_upper_tail(
+                int((self.event_scores > threshold).sum()), pairs, false_alarm_rate
+            ),
             "twin_flag_rate": float((self.twin_scores > threshold).mean()),
             "median_surprise": float(np.median(self.event_scores)),
             "median_twin_surprise": float(np.median(self.twin_scores)),
@@ -130,7 +137,10 @@ class SurpriseReport:
             "threshold": self.threshold,
             "false_alarm_rate": self.config.false_alarm_rate,
             "calibration_steps": self.calibration_steps,
-            "events": {name: r.figures(self.threshold) for name, r in self.results.items()},
+            "events": {
+                name: r.figures(self.threshold, self.config.false_alarm_rate)
+                for name, r in self.results.items()
+            },
             "settings": config_to_dict(self.config),
         }
 
