@@ -87,6 +87,20 @@ def test_table_has_a_row_per_world_and_solver_and_reuses_models(
     written = json.loads(out.read_text())
     assert written["command"] == "ami bench table" and written["rows"] == rows
     assert {"date", "machine", "git_revision"} <= written.keys()
+    assert written["worlds"]["push_t"]["measured"]["command"] == "ami bench table"
+    # a run of one world replaces that world's rows and keeps the others'
+    push_t_only = {
+        "rows": [{**rows[2], "success_rate": 0.5}],
+        "worlds": {"push_t": document["worlds"]["push_t"]},
+    }
+    write_results(push_t_only, out, "ami bench table --world push_t")
+    merged = json.loads(out.read_text())
+    assert [(r["world"], r["solver"]) for r in merged["rows"]] == [
+        ("two_room", "cem"), ("two_room", "mppi"), ("push_t", "cem"),
+    ]  # fmt: skip
+    assert merged["rows"][:2] == rows[:2] and merged["rows"][2]["success_rate"] == 0.5
+    assert merged["worlds"]["two_room"]["measured"]["command"] == "ami bench table"
+    assert merged["worlds"]["push_t"]["measured"]["command"] == "ami bench table --world push_t"
     assert plot_curves(document, tmp_path / "curve.png").stat().st_size > 1000
     assert rich_table(document).row_count == 4
 
@@ -105,15 +119,15 @@ def test_table_config_is_validated(tiny_recipes):
 def test_a_model_is_reused_across_new_defaulted_fields_and_other_planners():
     from ami.bench_table import _same_recipe
     from ami.config import config_to_dict
-    from ami.recipes import DEMO, PUSH_T
+    from ami.recipes import PUSH_T, REACHER
 
-    stored = json.loads(json.dumps(config_to_dict(DEMO)))
+    stored = json.loads(json.dumps(config_to_dict(REACHER)))
     del stored["train"]["colour_shift"]  # written before the field existed (its default: 0)
-    assert _same_recipe(stored, DEMO)
+    assert _same_recipe(stored, REACHER)
     assert not _same_recipe(stored, PUSH_T)
     stored["train"]["steps"] += 1
-    assert not _same_recipe(stored, DEMO)
-    assert not _same_recipe({"no such field": 1}, DEMO) and not _same_recipe(None, DEMO)
+    assert not _same_recipe(stored, REACHER)
+    assert not _same_recipe({"no such field": 1}, REACHER) and not _same_recipe(None, REACHER)
     stored["train"]["steps"] -= 1
-    planner = replace(DEMO.planner, cost=replace(DEMO.planner.cost, reduce="sum"))
-    assert _same_recipe(stored, replace(DEMO, planner=planner, eval_episodes=7))  # same model
+    planner = replace(REACHER.planner, cost=replace(REACHER.planner.cost, reduce="sum"))
+    assert _same_recipe(stored, replace(REACHER, planner=planner, eval_episodes=7))  # same model

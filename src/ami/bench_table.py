@@ -240,9 +240,33 @@ class _Curve:
 
 
 def write_results(document: dict[str, Any], path: Path, command: str) -> Path:
-    """Write the table with the command, date, machine and git revision (atomically)."""
+    """Write the table with the command, date, machine and git revision (atomically).
+
+    Worlds this run did not cover keep their rows from the file already at `path`; every world
+    carries the provenance of the run that measured it (`worlds[world]["measured"]`).
+    """
+    measured = {"command": command, **machine_facts()}
+    rows, worlds = (
+        list(document["rows"]),
+        {world: {**facts, "measured": measured} for world, facts in document["worlds"].items()},
+    )
+    if path.is_file():
+        try:
+            before = json.loads(path.read_text())
+            kept = [row for row in before["rows"] if row["world"] not in worlds]
+            earlier = {key: value for key, value in before.items() if key in measured}
+            kept_worlds = {  # files from before per-world provenance: the file's own
+                w: {"measured": earlier, **f}
+                for w, f in before["worlds"].items()
+                if w not in worlds
+            }
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"the table file {path} is not an ami table ({exc})") from exc
+        order = {world: i for i, world in enumerate(TABLE_RECIPES)}
+        rows = sorted(kept + rows, key=lambda row: order.get(row["world"], len(order)))
+        worlds = {**kept_worlds, **worlds}
     return atomic_write_bytes(
-        path, json.dumps({**document, "command": command, **machine_facts()}, indent=2).encode()
+        path, json.dumps({"rows": rows, "worlds": worlds, **measured}, indent=2).encode()
     )
 
 

@@ -153,38 +153,43 @@ TINY = Recipe(
     gif_episodes=1,
 )
 
-# The benchmark table's recipes (`ami bench table`): the demo's encoder and planner, with a wider
-# predictor that reads the last 3 embeddings (contact and torque dynamics depend on velocities,
-# which one frame does not show), 2,000 episodes and 6-step windows; 8,000 training steps on PushT
-# and 6,000 on Reacher (about 35 and 30 min on 2 CPU cores, inside the issue's 60). One model step
-# is a block of 5 env steps (LeWM's frameskip), so the anchors' budget of 50 env steps is 10
-# plans. PushT also learns to ignore colour (half of its windows change hue part-way), for the
-# colour-change control of `ami surprise`.
-TABLE_MODEL = WorldModelConfig(
-    encoder=DEMO.model.encoder,
-    predictor=PredictorConfig(embed_dim=64, action_dim=10, history=3, hidden=512, depth=3),
-    frameskip=5,
+# The benchmark table's recipes (`ami bench table`). One model step is a block of 5 env steps
+# (LeWM's frameskip), so the anchors' budget of 50 env steps is 10 plans.
+#
+# PushT: the demo's encoder and planner with a wider predictor that reads the last 3 embeddings
+# (contact dynamics depend on velocities, which one frame does not show), 2,000 episodes, 6-step
+# windows and 8,000 steps (about 35 min on 2 CPU cores, inside the issue's 60); half of its
+# windows change hue part-way, so it ignores colour (the colour-change control of `ami surprise`).
+PUSH_T = Recipe(
+    name="push_t",
+    collect=CollectConfig(
+        world="push_t", episodes=2000, steps_per_episode=100, policy="mixed", expert_fraction=0.8
+    ),
+    window=WindowConfig(length=6, frameskip=5),
+    model=WorldModelConfig(
+        encoder=DEMO.model.encoder,
+        predictor=PredictorConfig(embed_dim=64, action_dim=10, history=3, hidden=512, depth=3),
+        frameskip=5,
+    ),
+    train=TrainConfig(
+        steps=8000, batch_size=64, colour_shift=0.5, objective=ObjectiveConfig(sigreg_weight=1.0)
+    ),
+    planner=DEMO.planner,
+    eval_episodes=50,
 )
-TABLE_TRAIN = TrainConfig(batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0))
 
-
-def _table_recipe(world: str, steps: int, colour_shift: float = 0.0) -> Recipe:
-    """The table's recipe on `world` (expert-heavy mixed data, 100 steps per episode)."""
-    return Recipe(
-        name=world,
-        collect=CollectConfig(
-            world=world, episodes=2000, steps_per_episode=100, policy="mixed", expert_fraction=0.8
-        ),
-        window=WindowConfig(length=6, frameskip=5),
-        model=TABLE_MODEL,
-        train=replace(TABLE_TRAIN, steps=steps, colour_shift=colour_shift),
-        planner=DEMO.planner,
-        eval_episodes=50,
-    )
-
-
-PUSH_T = _table_recipe("push_t", steps=8000, colour_shift=0.5)
-REACHER = _table_recipe("reacher", steps=6000)
+# Reacher: the demo's model and planner, 1,000 episodes, 1,500 steps.
+REACHER = Recipe(
+    name="reacher",
+    collect=CollectConfig(
+        world="reacher", episodes=1000, steps_per_episode=100, policy="mixed", expert_fraction=0.8
+    ),
+    window=WindowConfig(length=4, frameskip=5),
+    model=DEMO.model,
+    train=TrainConfig(steps=1500, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
+    planner=DEMO.planner,
+    eval_episodes=50,
+)
 
 PRESETS = {"demo": DEMO, "tiny": TINY, "push_t": PUSH_T, "reacher": REACHER}
 
