@@ -89,6 +89,8 @@ def binomial_upper_tail(flagged: int, trials: int, rate: float) -> float:
         )
     if not 0.0 <= rate <= 1.0:
         raise ShapeError(f"binomial_upper_tail needs a rate in [0, 1], got {rate}")
+    if flagged == 0:
+        return 1.0
     return float(
         min(
             1.0,
