@@ -98,6 +98,7 @@ def main() -> None:
     )
     parser.add_argument("--pairs", type=int, default=100, help="matched pairs per event")
     parser.add_argument("--false-alarm-rate", type=float, default=0.01)
+    parser.add_argument("--skip-probes", action="store_true", help="surprise only")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     progress = not args.quiet
@@ -110,17 +111,22 @@ def main() -> None:
         model = load_model(path, world, torch.device("cpu"))
         facts = {"model": str(path), "command": command, **machine_facts()}
 
-        episodes = args.episodes or PROBE_EPISODES[world]
-        probe_config = ProbeRunConfig(world=world, episodes=episodes)
-        runs = probe_episodes(probe_config, model.config.encoder.image_size, progress)
-        results = run_probes(model, runs, probe_config, progress)
-        update(
-            RESULTS / "probe.json", world, {r.quantity: {**r.as_dict(), **facts} for r in results}
-        )
-        for result in results:
-            if result.quantity == README_SCATTER[world]:
-                plot_probe_scatter(result, RESULTS / f"probe_{world}_{result.quantity}.png", world)
-            print(f"{world:9s} {result.quantity:12s} r {result.as_dict()['r']:.4f}", flush=True)
+        if not args.skip_probes:
+            episodes = args.episodes or PROBE_EPISODES[world]
+            probe_config = ProbeRunConfig(world=world, episodes=episodes)
+            runs = probe_episodes(probe_config, model.config.encoder.image_size, progress)
+            results = run_probes(model, runs, probe_config, progress)
+            update(
+                RESULTS / "probe.json",
+                world,
+                {r.quantity: {**r.as_dict(), **facts} for r in results},
+            )
+            for result in results:
+                if result.quantity == README_SCATTER[world]:
+                    plot_probe_scatter(
+                        result, RESULTS / f"probe_{world}_{result.quantity}.png", world
+                    )
+                print(f"{world:9s} {result.quantity:12s} r {result.as_dict()['r']:.4f}", flush=True)
 
         surprise_config = SurpriseRunConfig(
             world=world, pairs=args.pairs, false_alarm_rate=args.false_alarm_rate
