@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument(
         "--episodes", type=int, default=None, help=f"probing episodes (default {PROBE_EPISODES})"
     )
-    parser.add_argument("--pairs", type=int, default=100, help="matched pairs per event")
+    parser.add_argument("--pairs", type=int, default=400, help="matched pairs per event")
     parser.add_argument("--false-alarm-rate", type=float, default=0.01)
     parser.add_argument("--skip-probes", action="store_true", help="surprise only")
     parser.add_argument("--quiet", action="store_true")

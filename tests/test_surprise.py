@@ -327,3 +327,21 @@ def test_colour_shift_turns_hues_keeps_greys_and_changes_windows_part_way() -> N
     # once a window's hue changes it stays changed: frames after a shifted one are shifted too
     assert bool((changed[:, 1:] >= changed[:, :-1]).all())
     assert 0 < int(changed[:, 0].sum()) < int(shifted.sum())  # some from the start, some later
+
+
+def test_the_threshold_is_calibrated_only_where_the_predictor_context_is_all_observed() -> None:
+    torch.manual_seed(0)
+    config = replace(TINY.model, predictor=replace(TINY.model.predictor, history=2))
+    model = WorldModel(config).eval()  # k = 2, history 2: full context from step 4 on
+    run = SurpriseRunConfig(
+        world="two_room",
+        pairs=2,
+        steps_per_episode=24,
+        event_from=8,
+        event_to=10,
+        calibration_episodes=3,
+        events=("unchanged",),
+    )
+    report = run_surprise(model, run, progress=False)
+    # each episode scores frames 2..24 (k = 2 on); the calibration keeps frames 4..24
+    assert report.calibration_steps == 3 * (24 + 1 - 4)

@@ -8,7 +8,8 @@ frame that first shows the event, in the event episode and in its twin. Per even
 - AUROC of the event episodes' scores against the twins' (1: every event more surprising),
 - the exact one-sided paired sign test p-value (event > twin),
 - the share of event frames (and of twin frames) above the monitor threshold, calibrated to the
-  asked false-alarm rate on separate normal episodes.
+  asked false-alarm rate on separate normal episodes (on their steps from `history * k` on, once
+  the predictor's context is all observed frames; events happen later than that).
 """
 
 from __future__ import annotations
@@ -151,7 +152,10 @@ def run_surprise(
     """Calibrate the threshold, run every event's matched pairs, score them."""
     size = model.config.encoder.image_size
     calibration = _episodes(config, config.calibration_episodes, config.seed + 500_000, size)
-    normal = [surprise_series(model, e.pixels, e.actions) for e in calibration]
+    # steps whose prediction context is fully observed (t >= history * k) only: before that the
+    # context is padded with the first frame, which shows no motion, and the surprise is lower
+    full_context = model.history * model.config.frameskip
+    normal = [surprise_series(model, e.pixels, e.actions)[full_context:] for e in calibration]
     threshold = calibrate_threshold(normal, config.false_alarm_rate)
     twins = list(_episodes(config, config.pairs, config.seed, size))
     twin_z = [encode_frames(model, e.pixels) for e in twins]
