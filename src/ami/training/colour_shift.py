@@ -5,9 +5,9 @@ the hue of the frames from a random index `j` on (`j = 0`: the whole window) by 
 about the grey axis (greys, such as floors and walls, are unchanged). Predicting the embedding of
 a recoloured frame from that of an original one then only succeeds if the encoder ignores the
 hue, which is what a world model should do with a change that breaks no physics (the colour-change
-control of `ami surprise`). It is not wired into the recipes (a new recipe field would change the
-recipe of every existing run); `benchmarks/understanding_bench.py --colour-shift P` trains with
-it. Deterministic under the sampler's generator.
+control of `ami surprise`). `TrainConfig.colour_shift` turns it on (`pipeline.run_train` wraps
+the training windows, never the validation ones); the demo and PushT recipes use 0.5.
+Deterministic under the sampler's generator.
 """
 
 from __future__ import annotations
