@@ -25,11 +25,10 @@ from pathlib import Path
 
 import torch
 
-from ami.bench_table import MODEL_PARTS
 from ami.errors import ConfigError
 from ami.files import atomic_write_bytes
 from ami.pipeline import machine_facts, run_collect, run_train
-from ami.recipes import DEMO, PUSH_T, Recipe, load_recipe
+from ami.recipes import DEMO, PUSH_T, Recipe, load_recipe, trains_the_same_model
 from ami.understanding.models import checkpoint_folder, load_model
 from ami.understanding.plots import plot_probe_scatter, plot_surprise
 from ami.understanding.probe_run import ProbeRunConfig, probe_episodes, run_probes
@@ -59,7 +58,7 @@ def trained_from(checkpoint: Path, recipe: Recipe) -> bool:
         before = load_recipe(saved)
     except ConfigError:
         return False
-    return all(getattr(before, part) == getattr(recipe, part) for part in MODEL_PARTS)
+    return trains_the_same_model(before, recipe)
 
 
 def model_path(world: str, given: Path | None, steps: int | None, progress: bool) -> Path:

@@ -19,7 +19,7 @@ from ami.evaluation.runner import evaluate
 from ami.experience import CollectConfig
 from ami.pipeline import make_agent, run_collect, run_train
 from ami.recipes import TINY
-from ami.training import TrainConfig
+from test_end_to_end import RECIPE as TWO_ROOM_RECIPE
 
 pytestmark = pytest.mark.slow
 
@@ -36,14 +36,7 @@ def tiny_recipe(world: str):
             image_size=32,
         ),
         model=replace(TINY.model, predictor=replace(TINY.model.predictor, history=2)),
-        train=TrainConfig(
-            steps=400,
-            batch_size=32,
-            warmup_steps=20,
-            log_every=50,
-            valid_every=200,
-            checkpoint_every=200,
-        ),
+        train=TWO_ROOM_RECIPE.train,  # the TwoRoom end-to-end test's 400 steps
     )
 
 

@@ -40,10 +40,15 @@ from ami.files import atomic_path, atomic_write_bytes
 from ami.model import WorldModel
 from ami.pipeline import machine_facts, make_agent, run_collect, run_train
 from ami.planning import SOLVERS
-from ami.recipes import DEMO, PUSH_T, REACHER, Recipe, image_size, with_solver
-
-# The parts of a recipe that determine its trained model.
-MODEL_PARTS = ("collect", "window", "model", "train", "valid_fraction")
+from ami.recipes import (
+    DEMO,
+    PUSH_T,
+    REACHER,
+    Recipe,
+    image_size,
+    trains_the_same_model,
+    with_solver,
+)
 
 TABLE_RECIPES: dict[str, Recipe] = {"two_room": DEMO, "push_t": PUSH_T, "reacher": REACHER}
 
@@ -174,7 +179,7 @@ def _same_recipe(stored: Any, recipe: Recipe) -> bool:
         before = config_from_dict(Recipe, stored)
     except (ConfigError, TypeError, ValueError, AttributeError):
         return False
-    return all(getattr(before, part) == getattr(recipe, part) for part in MODEL_PARTS)
+    return trains_the_same_model(before, recipe)
 
 
 def _train(

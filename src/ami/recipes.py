@@ -201,6 +201,15 @@ def preset(name: str) -> Recipe:
     return PRESETS[name]
 
 
+# The parts of a recipe that determine its trained model (planning and evaluation do not).
+MODEL_PARTS = ("collect", "window", "model", "train", "valid_fraction")
+
+
+def trains_the_same_model(a: Recipe, b: Recipe) -> bool:
+    """Whether `a` and `b` train the same model (they may plan or evaluate differently)."""
+    return all(getattr(a, part) == getattr(b, part) for part in MODEL_PARTS)
+
+
 def image_size(recipe: Recipe) -> int:
     """The pixel size the world renders at for this recipe (the encoder's input size)."""
     return recipe.model.encoder.image_size
