@@ -33,6 +33,7 @@ import torch
 from ami.experience import CollectConfig, collect
 from ami.files import atomic_write_bytes
 from ami.model import WorldModel
+from ami.model.world_model import encode_frames
 from ami.pipeline import machine_facts
 from ami.worlds import make
 
@@ -108,16 +109,15 @@ def main() -> None:
             errors.append(true_error(args.world, info))
             finals.append(obs["pixels"])
 
-        def encode(frames: list[np.ndarray]) -> torch.Tensor:
-            pixels = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).unsqueeze(0)
-            return model.encode(pixels.to(model.device))[0]
-
-        start, goal = encode([episode.pixels[t], episode.pixels[t + OFFSET]])
+        start, goal = encode_frames(
+            model, np.stack([episode.pixels[t], episode.pixels[t + OFFSET]])
+        )
         actions = torch.as_tensor(np.stack(plans), dtype=torch.float32, device=model.device)
         actions = actions.reshape(len(plans), OFFSET // k, -1)
-        imagined = model.rollout(start.expand(len(plans), 1, -1).contiguous(), actions)[:, -1]
-        energy_imagined = ((imagined - goal) ** 2).sum(-1).cpu().numpy()
-        energy_encoded = ((encode(finals) - goal) ** 2).sum(-1).cpu().numpy()
+        z_start = torch.as_tensor(start, device=model.device).expand(len(plans), 1, -1)
+        imagined = model.rollout(z_start.contiguous(), actions)[:, -1].cpu().numpy()
+        energy_imagined = ((imagined - goal) ** 2).sum(-1)
+        energy_encoded = ((encode_frames(model, np.stack(finals)) - goal) ** 2).sum(-1)
         errors_array = np.asarray(errors)
         scores["imagined"].append(spearman(energy_imagined, errors_array))
         scores["encoded"].append(spearman(energy_encoded, errors_array))

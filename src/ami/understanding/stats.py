@@ -91,12 +91,8 @@ def binomial_upper_tail(flagged: int, trials: int, rate: float) -> float:
         raise ShapeError(f"binomial_upper_tail needs a rate in [0, 1], got {rate}")
     if flagged == 0:
         return 1.0
-    return float(
-        min(
-            1.0,
-            sum(
-                math.comb(trials, i) * rate**i * (1.0 - rate) ** (trials - i)
-                for i in range(flagged, trials + 1)
-            ),
-        )
+    terms = (
+        math.comb(trials, i) * rate**i * (1.0 - rate) ** (trials - i)
+        for i in range(flagged, trials + 1)
     )
+    return min(1.0, float(sum(terms)))
