@@ -42,7 +42,8 @@ from ami.files import atomic_write_bytes
 from ami.live.goals import propose_goals
 from ami.memory import Memory
 from ami.memory.decisions import count_decisions, read_decisions
-from ami.pipeline import machine_facts, make_agent
+from ami.pipeline import make_agent
+from ami.provenance import machine_facts
 from ami.recipes import Recipe, image_size
 from ami.worlds import make
 

@@ -48,7 +48,8 @@ from speed import (
 from ami.agent import PlanningAgent
 from ami.files import atomic_write_bytes
 from ami.model import WorldModel
-from ami.pipeline import machine_facts, make_agent, run_demo
+from ami.pipeline import make_agent, run_demo
+from ami.provenance import machine_facts
 from ami.recipes import DEMO
 from ami.worlds import make, measure_steps_per_second
 

@@ -23,7 +23,8 @@ from ami.evaluation.protocols import protocol_by_name, protocols_of
 from ami.experience import WindowDataset
 from ami.files import atomic_write_bytes
 from ami.model import WorldModel
-from ami.pipeline import check_dataset_fits, machine_facts, run_collect, run_eval
+from ami.pipeline import check_dataset_fits, run_collect, run_eval
+from ami.provenance import machine_facts
 from ami.recipes import DEMO, save_recipe
 from ami.training import train
 from ami.training.colour_shift import ColourShiftWindows

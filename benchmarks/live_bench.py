@@ -33,7 +33,8 @@ from ami.evaluation.runner import evaluate
 from ami.files import atomic_write_bytes
 from ami.live import LiveConfig, run_live
 from ami.live.plot import plot_live_curves
-from ami.pipeline import machine_facts, make_agent, run_collect, run_train
+from ami.pipeline import make_agent, run_collect, run_train
+from ami.provenance import machine_facts
 from ami.recipes import image_size
 
 ROOT = Path(__file__).resolve().parent

@@ -28,9 +28,10 @@ from ami.experience import CollectConfig, collect
 from ami.files import atomic_write_bytes
 from ami.memory import Memory
 from ami.memory.place_graph import PlaceGraph, PlaceGraphConfig
-from ami.pipeline import machine_facts, make_agent, run_collect, run_train
+from ami.pipeline import make_agent, run_collect, run_train
 from ami.planning import CEMConfig, ForbiddenPlaces, SolverConfig
 from ami.planning.reachability import ImaginedReachability
+from ami.provenance import machine_facts
 from ami.recipes import DEMO
 from ami.worlds import make
 

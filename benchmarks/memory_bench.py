@@ -22,7 +22,7 @@ from PIL import Image
 from ami.files import atomic_write_bytes
 from ami.memory import Memory
 from ami.memory.store import Synchronous
-from ami.pipeline import machine_facts
+from ami.provenance import machine_facts
 from ami.worlds import make
 
 RESULTS = Path(__file__).resolve().parent / "results" / "memory.json"

@@ -21,7 +21,8 @@ from ami.evaluation.protocols import two_room_anchor, two_room_cross_room
 from ami.evaluation.runner import evaluate
 from ami.files import atomic_write_bytes
 from ami.model import WorldModel
-from ami.pipeline import machine_facts, make_agent, run_collect, run_train
+from ami.pipeline import make_agent, run_collect, run_train
+from ami.provenance import machine_facts
 from ami.recipes import DEMO
 
 HERE = Path(__file__).resolve().parent

@@ -32,8 +32,8 @@ from speed import ANCHOR_PLANNER, plan_latency, with_precision  # noqa: E402
 from ami.device import precision_context  # noqa: E402
 from ami.files import atomic_write_bytes  # noqa: E402
 from ami.model import WorldModel  # noqa: E402
-from ami.pipeline import machine_facts  # noqa: E402
 from ami.planning import GoalEnergy, HeldActions  # noqa: E402
+from ami.provenance import machine_facts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "plan_speed.json"

@@ -28,7 +28,8 @@ from ami.evaluation.protocols import protocol_by_name, two_room_cross_room
 from ami.evaluation.runner import evaluate
 from ami.files import atomic_write_bytes
 from ami.model import WorldModel
-from ami.pipeline import machine_facts, make_agent
+from ami.pipeline import make_agent
+from ami.provenance import machine_facts
 from ami.recipes import DEMO, load_recipe
 
 HERE = Path(__file__).resolve().parent

@@ -34,7 +34,7 @@ from ami.experience import CollectConfig, collect
 from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.model.world_model import encode_frames
-from ami.pipeline import machine_facts
+from ami.provenance import machine_facts
 from ami.worlds import make
 
 HERE = Path(__file__).resolve().parent

@@ -20,7 +20,7 @@ import numpy as np
 
 from ami.files import atomic_write_bytes
 from ami.memory import Memory
-from ami.pipeline import machine_facts
+from ami.provenance import machine_facts
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".maze"

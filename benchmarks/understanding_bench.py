@@ -27,7 +27,8 @@ import torch
 
 from ami.errors import ConfigError
 from ami.files import atomic_write_bytes
-from ami.pipeline import machine_facts, run_collect, run_train
+from ami.pipeline import run_collect, run_train
+from ami.provenance import machine_facts
 from ami.recipes import DEMO, PUSH_T, Recipe, load_recipe, trains_the_same_model
 from ami.understanding.models import checkpoint_folder, load_model
 from ami.understanding.plots import plot_probe_scatter, plot_surprise

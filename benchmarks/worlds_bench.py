@@ -15,7 +15,7 @@ import torch
 
 from ami.errors import DependencyMissingError
 from ami.files import atomic_write_bytes
-from ami.pipeline import machine_facts
+from ami.provenance import machine_facts
 from ami.worlds import make, measure_steps_per_second, names
 
 RESULTS = Path(__file__).resolve().parent / "results" / "worlds.json"

@@ -38,8 +38,9 @@ from ami.evaluation.protocols import protocol_by_name
 from ami.evaluation.runner import evaluate
 from ami.files import atomic_path, atomic_write_bytes
 from ami.model import WorldModel
-from ami.pipeline import machine_facts, make_agent, run_collect, run_train
+from ami.pipeline import make_agent, run_collect, run_train
 from ami.planning import SOLVERS
+from ami.provenance import machine_facts
 from ami.recipes import (
     DEMO,
     PUSH_T,

@@ -21,7 +21,7 @@ from ami.errors import ConfigError, DatasetError
 from ami.experience import Episode, ExperienceDataset
 from ami.files import atomic_write_bytes
 from ami.model import WorldModel
-from ami.pipeline import machine_facts
+from ami.provenance import machine_facts
 from ami.understanding.models import load_model
 from ami.understanding.perturbations import EVENTS
 from ami.understanding.plots import plot_probe_scatter, plot_surprise

@@ -7,19 +7,15 @@ commands are thin wrappers around these.
 from __future__ import annotations
 
 import json
-import platform
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-import ami
 from ami.agent import Agent, PlanningAgent
 from ami.config import config_to_dict
 from ami.errors import DatasetError
@@ -34,6 +30,7 @@ from ami.memory import Memory
 from ami.memory.replay import windows_from_memory
 from ami.model import WorldModel
 from ami.planning import build_solver_from
+from ami.provenance import machine_facts
 from ami.recipes import Recipe, image_size, save_recipe
 from ami.training import TrainResult, train
 from ami.training.colour_shift import ColourShiftWindows
@@ -242,43 +239,6 @@ def run_demo(
     document["run"]["total_minutes"] = (time.perf_counter() - started) / 60
     atomic_write_bytes(out_dir / "results.json", json.dumps(document, indent=2).encode())
     return document
-
-
-def machine_facts() -> dict[str, Any]:
-    """Date, machine, versions and git revision, for every results file."""
-    return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
-        "cpu_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "ami": ami.__version__,
-        "git_revision": git_revision(),
-    }
-
-
-def git_revision() -> str:
-    """The current git commit of the source tree, "-dirty" when `src/` has uncommitted changes."""
-    try:
-        revision = _git("rev-parse", "--short", "HEAD")
-        changes = _git("status", "--porcelain", "--", ".")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if not revision:
-        return "unknown"
-    return f"{revision}-dirty" if changes else revision
-
-
-def _git(*args: str) -> str:
-    """The stripped output of `git *args` run in this package's folder."""
-    return subprocess.run(
-        ["git", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=5,
-        cwd=Path(__file__).resolve().parent,
-    ).stdout.strip()
 
 
 def with_eval_episodes(recipe: Recipe, episodes: int) -> Recipe:

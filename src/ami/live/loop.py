@@ -49,7 +49,8 @@ from ami.memory.decisions import count_decisions, read_decisions
 from ami.memory.replay import remember_experience, windows_from_memory
 from ami.model import WorldModel
 from ami.model.world_model import encode_frames
-from ami.pipeline import machine_facts, make_agent, run_train
+from ami.pipeline import make_agent, run_train
+from ami.provenance import machine_facts
 from ami.recipes import Recipe, image_size
 from ami.training import train
 from ami.worlds import make
