@@ -22,40 +22,31 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ami.agent import MemoryRecorder, run_episode
-from ami.agent.actor import Actor, ActorConfig
+from ami.agent.actor import Actor
 from ami.agent.decision_recorder import DecisionRecorder
-from ami.agent.distill import DistillConfig, calibrate_miss_threshold, distill_actor
-from ami.agent.relabel import relabel_with_planner
 from ami.agent.two_mode import ModeConfig, TwoModeAgent
-from ami.config import config_to_dict
-from ami.errors import ConfigError, MemoryLookupError
 from ami.evaluation.protocols import EvalProtocol, protocol_by_name
 from ami.evaluation.runner import evaluate, protocol_world_settings
 from ami.files import atomic_write_bytes
 from ami.live.config import LiveConfig
 from ami.live.goals import propose_goals
+from ami.live.learn import distil_from_memory, embed_memory_with, finetune_on_memory, memory_encoder
 from ami.live.plot import plot_live_curves
+from ami.live.state import finish_round, load_state
 from ami.memory import Memory
-from ami.memory.decisions import count_decisions, read_decisions
-from ami.memory.replay import remember_experience, windows_from_memory
+from ami.memory.decisions import count_decisions
+from ami.memory.replay import remember_experience
 from ami.model import WorldModel
-from ami.model.world_model import encode_frames
 from ami.pipeline import make_agent, run_train
-from ami.provenance import machine_facts
 from ami.recipes import Recipe, image_size
-from ami.training import train
 from ami.worlds import make
 
-STATE_FILE = "live.json"
 MEMORY_FILE = "memory.db"
 
 
@@ -80,7 +71,7 @@ def run_live(
         init_model: a checkpoint to start from instead of training one on `seed_data`.
     """
     out.mkdir(parents=True, exist_ok=True)
-    state = _load_state(out, recipe, config)
+    state = load_state(out, recipe, config)
     protocol = protocol_by_name(config.protocol, config.eval_episodes, recipe.collect.world)
     if not state["rounds"]:
         _seed_round(recipe, config, out, seed_data, device, progress, init_model, state, protocol)
@@ -118,12 +109,14 @@ def _seed_round(
     for leftover in out.glob(MEMORY_FILE + ".building*"):
         leftover.unlink()
     with Memory.open(building) as memory:
-        steps = remember_experience(memory, seed_data, _encoder(model), model.version(), "seed")
+        steps = remember_experience(
+            memory, seed_data, memory_encoder(model), model.version(), "seed"
+        )
     for suffix in ("", "-wal", "-shm"):
         (out / (MEMORY_FILE + suffix)).unlink(missing_ok=True)
     building.rename(out / MEMORY_FILE)
     result = evaluate(protocol, make_agent(model, recipe), progress=progress, **_world(recipe))
-    _finish_round(
+    finish_round(
         out,
         state,
         {
@@ -156,21 +149,23 @@ def _live_round(
         Actor.load(previous / "actor", device=device)[0] if (previous / "actor").is_dir() else None
     )
     with Memory.open(out / MEMORY_FILE) as memory:
-        _embed_with(memory, model)
+        embed_memory_with(memory, model)
         marker = folder / "acted.json"
         if marker.is_file():  # a restarted round: its episodes are already in memory
             acted = json.loads(marker.read_text())
         else:
             acted = _act(recipe, config, model, actor, state, memory, index, protocol)
             atomic_write_bytes(marker, json.dumps(acted).encode())
-        model = _finetune(recipe, config, model, memory, folder, progress)
-        _embed_with(memory, model)
-        actor, threshold, distilled = _distil(model, recipe, config, memory, folder, progress)
+        model = finetune_on_memory(recipe, config, model, memory, folder, progress)
+        embed_memory_with(memory, model)
+        actor, threshold, distilled = distil_from_memory(
+            model, recipe, config, memory, folder, progress
+        )
         env_steps = int(memory.stats()["steps"])
         decisions = count_decisions(memory)
     model.save(folder / "checkpoint", metadata={"live_round": index})
     result = evaluate(protocol, make_agent(model, recipe), progress=progress, **_world(recipe))
-    _finish_round(
+    finish_round(
         out,
         state,
         {
@@ -220,7 +215,7 @@ def _act(
     world, version = recipe.collect.world, model.version()
     session = memory.begin_session(version, note=f"live round {index}")
     successes, steps, modes = 0, 0, {"plan": 0, "act": 0}
-    encode = _encoder(model)
+    encode = memory_encoder(model)
     for spec in specs:
         episode = memory.begin_episode(session, world)
         recorder = MemoryRecorder(memory, episode, version, encode)
@@ -243,133 +238,5 @@ def _act(
     }
 
 
-def _finetune(
-    recipe: Recipe,
-    config: LiveConfig,
-    model: WorldModel,
-    memory: Memory,
-    folder: Path,
-    progress: bool,
-) -> WorldModel:
-    """Fine-tune `model` on every remembered episode of the world (resumable in `folder/train`)."""
-    windows = windows_from_memory(memory, recipe.window, world=recipe.collect.world)
-    train_windows, valid_windows = windows.split(recipe.valid_fraction, seed=config.seed)
-    settings = replace(
-        recipe.train,
-        steps=config.finetune_steps,
-        lr=config.finetune_lr,
-        warmup_steps=min(recipe.train.warmup_steps, config.finetune_steps // 10),
-        seed=config.seed + len(memory.episode_ids()),
-        checkpoint_every=config.finetune_steps,
-        valid_every=config.finetune_steps,
-        log_every=min(recipe.train.log_every, config.finetune_steps),
-    )
-    train(
-        model,
-        train_windows,
-        valid_windows,
-        settings,
-        folder / "train",
-        metadata={"world": recipe.collect.world, "recipe": recipe.name, "memory": str(memory.path)},
-        progress=progress,
-    )
-    return model
-
-
-def _distil(
-    model: WorldModel,
-    recipe: Recipe,
-    config: LiveConfig,
-    memory: Memory,
-    folder: Path,
-    progress: bool,
-) -> tuple[Actor | None, float | None, dict[str, Any] | None]:
-    """The actor distilled from every planner decision in memory, and `auto`'s threshold.
-
-    With `config.relabel`, the planner first labels the decisions the actor took (DAgger).
-    """
-    planner = make_agent(model, recipe)
-    relabelled = relabel_with_planner(memory, planner) if config.relabel else 0
-    try:
-        decisions = read_decisions(memory, "plan")
-    except MemoryLookupError:
-        return None, None, None
-    planned = planner.planned_model
-    torch.manual_seed(config.seed)
-    actor = Actor(
-        ActorConfig(embed_dim=recipe.model.encoder.embed_dim, action_dim=planned.action_dim)
-    )
-    actor = actor.to(model.device)
-    result = distill_actor(
-        actor,
-        planned,
-        decisions,
-        DistillConfig(
-            steps=config.distill_steps, refine_weight=config.refine_weight, seed=config.seed
-        ),
-        progress,
-    )
-    threshold = calibrate_miss_threshold(decisions, config.miss_quantile)
-    metadata = {"model_version": model.version(), "miss_threshold": threshold}
-    actor.save(folder / "actor", metadata=metadata)
-    return (
-        actor,
-        threshold,
-        {
-            "decisions": result.decisions,
-            "relabelled": relabelled,
-            "train_loss": result.train_loss,
-            "valid_loss": result.valid_loss,
-            "seconds": result.seconds,
-        },
-    )
-
-
-def _embed_with(memory: Memory, model: WorldModel) -> None:
-    """Re-embed the memory when any of its embeddings is not `model`'s (versions never mix)."""
-    versions = set(memory.stats()["model_versions"])
-    if versions and versions != {model.version()}:
-        memory.reembed(_encoder(model), model.version())
-
-
-def _encoder(model: WorldModel) -> Callable[[np.ndarray], np.ndarray]:
-    """Frames `uint8 [N, h, w, 3]` → embeddings `float32 [N, D]` with `model`."""
-    return lambda frames: encode_frames(model, frames)
-
-
 def _world(recipe: Recipe) -> dict[str, Any]:
     return {"world_overrides": {"size": image_size(recipe)}}
-
-
-def _load_state(out: Path, recipe: Recipe, config: LiveConfig) -> dict[str, Any]:
-    """The state of an earlier run in `out` (which must have the same settings), or a new one."""
-    path = out / STATE_FILE
-    # through JSON, so that tuples compare as the lists they are read back as
-    settings = json.loads(
-        json.dumps({"recipe": config_to_dict(recipe), "live": config_to_dict(config)})
-    )
-    if not path.is_file():
-        return {**settings, "rounds": []}
-    try:
-        state = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path} is not valid JSON ({exc.msg}); it is the live run's state"
-        ) from exc
-    if state.get("recipe") != settings["recipe"] or _without_rounds(
-        state["live"]
-    ) != _without_rounds(settings["live"]):
-        raise ConfigError(f"{out} holds a live run with other settings; use another --out")
-    state["live"] = settings["live"]  # more rounds may be asked for
-    return state
-
-
-def _without_rounds(live: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in live.items() if key != "rounds"}
-
-
-def _finish_round(out: Path, state: dict[str, Any], entry: dict[str, Any]) -> None:
-    """Record a finished round in the state file (atomically)."""
-    state["rounds"].append(entry)
-    state["run"] = machine_facts()
-    atomic_write_bytes(out / STATE_FILE, (json.dumps(state, indent=2) + "\n").encode())
