@@ -5,10 +5,13 @@ its mean ("sum") or its last step; and planning all k·A numbers of each action 
 held action. On TwoRoom (the default) the demo's model on the cross-room protocol, written to
 benchmarks/results/planner_ablation.json; with `--world push_t|reacher` the benchmark table's
 model of that world (bench-models/WORLD/run) on its anchor protocol, written to
-benchmarks/results/planner_ablation_WORLD.json.
+benchmarks/results/planner_ablation_WORLD.json. `--family budget` compares CEM searches instead:
+a shorter horizon and a larger search (samples x iterations)
+(planner_ablation_WORLD_budget.json).
 
     python benchmarks/planner_ablation.py --model ami-demo/run/checkpoint
     python benchmarks/planner_ablation.py --world reacher
+    python benchmarks/planner_ablation.py --world push_t --family budget
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.pipeline import make_agent
 from ami.provenance import machine_facts
-from ami.recipes import DEMO, load_recipe
+from ami.recipes import DEMO, PlannerConfig, load_recipe
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -41,6 +44,13 @@ def main() -> None:
     parser.add_argument("--world", choices=["two_room", "push_t", "reacher"], default="two_room")
     parser.add_argument("--model", type=Path, default=None, help="checkpoint folder")
     parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument(
+        "--family",
+        choices=["cost", "budget"],
+        default="cost",
+        help="cost: how the energy is reduced over the horizon, held or free block actions; "
+        "budget: CEM's horizon, samples and iterations, and bf16 rollouts (file *_budget.json)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.world == "two_room":
@@ -54,13 +64,9 @@ def main() -> None:
         protocol = protocol_by_name("anchor", args.episodes, args.world)
         out = f"planner_ablation_{args.world}.json"
     model = WorldModel.load(args.model)
-    planner = recipe.planner
-    variants = {
-        "min (default)": planner,
-        "sum": replace(planner, cost=replace(planner.cost, reduce="sum")),
-        "last": replace(planner, cost=replace(planner.cost, reduce="last")),
-        "min, all k*A block actions": replace(planner, hold_actions=False),
-    }
+    variants = (budget_variants if args.family == "budget" else cost_variants)(recipe.planner)
+    if args.family == "budget":
+        out = out.replace(".json", "_budget.json")
     rows = {}
     for name, variant in variants.items():
         started = time.perf_counter()
@@ -96,6 +102,40 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(RESULTS / out, (json.dumps(document, indent=2) + "\n").encode())
+
+
+def cost_variants(planner: PlannerConfig) -> dict[str, PlannerConfig]:
+    """The goal energy reduced by its minimum, mean or last step; held or free block actions."""
+    return {
+        "min (default)": planner,
+        "sum": replace(planner, cost=replace(planner.cost, reduce="sum")),
+        "last": replace(planner, cost=replace(planner.cost, reduce="last")),
+        "min, all k*A block actions": replace(planner, hold_actions=False),
+    }
+
+
+def budget_variants(planner: PlannerConfig) -> dict[str, PlannerConfig]:
+    """CEM with a shorter horizon, and a larger search (LeWM plans with 300 samples, horizon 5).
+
+    (bf16 rollouts are not among them: on this CPU one PushT episode's plans took 10.8 s each
+    under bf16 autocast, beside a training job, against table.json's 0.56 s in fp32.)
+    """
+
+    def cem(horizon: int, samples: int, iterations: int) -> PlannerConfig:
+        cem = replace(
+            planner.solver.cem, samples=samples, elites=samples // 10, iterations=iterations
+        )
+        return replace(
+            planner,
+            solver=replace(planner.solver, name="cem", cem=cem),
+            mpc=replace(planner.mpc, horizon=horizon),
+        )
+
+    c = planner.solver.cem
+    return {
+        f"cem {c.samples}x{c.iterations}, H5": cem(5, c.samples, c.iterations),
+        "cem 300x10, H5": cem(5, 300, 10),
+    }
 
 
 if __name__ == "__main__":
