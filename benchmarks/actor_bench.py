@@ -44,7 +44,7 @@ from ami.memory import Memory
 from ami.memory.decisions import count_decisions, read_decisions
 from ami.pipeline import make_agent
 from ami.provenance import machine_facts
-from ami.recipes import Recipe, image_size
+from ami.recipes import Recipe, world_settings
 from ami.worlds import make
 
 ROOT = Path(__file__).resolve().parent
@@ -185,7 +185,7 @@ def measure(world: str, models: Path, dagger_rounds: int = 3) -> dict[str, Any]:
 
 
 def environment(recipe: Recipe, protocol: EvalProtocol):
-    settings = protocol_world_settings(protocol, {"size": image_size(recipe)})
+    settings = protocol_world_settings(protocol, world_settings(recipe))
     return make(protocol.world, **settings)
 
 

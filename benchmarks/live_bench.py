@@ -35,7 +35,7 @@ from ami.live import LiveConfig, run_live
 from ami.live.plot import plot_live_curves
 from ami.pipeline import make_agent, run_collect, run_train
 from ami.provenance import machine_facts
-from ami.recipes import image_size
+from ami.recipes import world_settings
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "live.json"
@@ -81,7 +81,7 @@ def main() -> None:
     )
     protocol = protocol_by_name("anchor", 50, WORLD)
     reference = evaluate(
-        protocol, make_agent(full_model, recipe), world_overrides={"size": image_size(recipe)}
+        protocol, make_agent(full_model, recipe), world_overrides=world_settings(recipe)
     )
     full_steps = recipe.collect.episodes * recipe.collect.steps_per_episode
     document: dict[str, Any] = {

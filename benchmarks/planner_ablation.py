@@ -33,7 +33,7 @@ from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.pipeline import make_agent
 from ami.provenance import machine_facts
-from ami.recipes import DEMO, PlannerConfig, load_recipe
+from ami.recipes import DEMO, PlannerConfig, load_recipe, world_settings
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -74,7 +74,7 @@ def main() -> None:
             protocol,
             make_agent(model, replace(recipe, planner=variant)),
             progress=False,
-            world_overrides={"size": recipe.model.encoder.image_size},
+            world_overrides=world_settings(recipe),
         )
         rows[name] = {
             "success_rate": result.success_rate,

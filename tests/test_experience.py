@@ -316,6 +316,32 @@ def test_collect_config_validation():
         CollectConfig("two_room", episodes=1, steps_per_episode=1, policy="greedy")
     with pytest.raises(ConfigError, match="expert"):
         CollectConfig("pendulum", episodes=1, steps_per_episode=1, policy="expert")
+    with pytest.raises(ConfigError, match="image_size"):
+        CollectConfig("reacher", 1, 1, "random", world_options={"size": 32})
+    with pytest.raises(ConfigError, match="world_options"):
+        CollectConfig("reacher", 1, 1, "random", world_options=[("target_visible", False)])
+
+
+def test_world_options_reach_the_collected_frames_the_file_and_the_recipe(tmp_path):
+    from ami.recipes import REACHER, load_recipe, save_recipe, world_settings
+    from ami.worlds import make
+
+    config = CollectConfig(
+        "reacher", 2, 5, "random", seed=4, image_size=32, world_options={"target_visible": False}
+    )
+    path = collect_to_file(config, tmp_path / "reacher.h5", progress=False)
+    bare = make("reacher", size=32, target_visible=False)
+    with ExperienceDataset.open(path) as ds:
+        assert ds.meta["world_config"]["target_visible"] is False
+        first = ds.episode(0).pixels[0]
+    assert np.array_equal(first, bare.reset(seed=4)[0]["pixels"])
+    shown = make("reacher", size=32).reset(seed=4)[0]["pixels"]
+    assert not np.array_equal(first, shown)  # the disc is really gone
+    with pytest.raises(ConfigError, match="no_such_option"):
+        list(collect(CollectConfig("reacher", 1, 2, "random", world_options={"no_such_option": 1})))
+    saved = save_recipe(REACHER, tmp_path / "recipe.json")
+    assert load_recipe(saved) == REACHER
+    assert world_settings(REACHER) == {"size": 64, **REACHER.collect.world_options}
 
 
 def test_collect_to_file(tmp_path):

@@ -176,6 +176,25 @@ def mujoco_reacher() -> Reacher:
         pytest.skip(f"no OpenGL backend for MuJoCo here: {exc}")
 
 
+@pytest.mark.parametrize("renderer", ["numpy", "mujoco"])
+def test_a_hidden_target_changes_only_the_target_disc(renderer):
+    try:
+        shown = make_reacher(renderer=renderer)
+        hidden = make_reacher(renderer=renderer, target_visible=False)
+    except DependencyMissingError:
+        pytest.skip("no OpenGL backend for MuJoCo's renderer on this machine")
+    frame, _ = shown.reset(seed=3)
+    bare, info = hidden.reset(seed=3)
+    changed = np.argwhere(np.any(frame["pixels"] != bare["pixels"], axis=-1))
+    column, row = (shown.target_position() + 0.25) * 128  # HALF_EXTENT 0.25 m at 64 px
+    row = 64 - row
+    assert len(changed) > 10  # the disc (radius 0.02 m = 2.6 px) was drawn, and is gone
+    assert np.all(np.hypot(changed[:, 1] + 0.5 - column, changed[:, 0] + 0.5 - row) < 4.5)
+    assert info["goal_state"].tolist() == shown.reset(seed=3)[1]["goal_state"].tolist()
+    goal_changed = np.any(shown.goal_pixels() != hidden.goal_pixels(), axis=-1)
+    assert 10 < goal_changed.sum() < 40  # the goal image loses the disc too, and only it
+
+
 def test_mujoco_renderer_draws_frames_that_follow_the_state():
     env = mujoco_reacher()
     try:
@@ -246,7 +265,8 @@ def test_deterministic_under_seed_and_truncated_at_max_steps():
 @pytest.mark.parametrize(
     "overrides",
     [{"size": 8}, {"renderer": "opengl"}, {"frame_skip": 0}, {"joint_tolerance": 0.0},
-     {"target_radius": -0.01}, {"max_episode_steps": 0}, {"no_such_field": 1}],
+     {"target_radius": -0.01}, {"max_episode_steps": 0}, {"no_such_field": 1},
+     {"target_visible": "no"}],
 )  # fmt: skip
 def test_bad_config_is_a_config_error(overrides):
     with pytest.raises(ConfigError):

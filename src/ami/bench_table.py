@@ -46,9 +46,9 @@ from ami.recipes import (
     PUSH_T,
     REACHER,
     Recipe,
-    image_size,
     trains_the_same_model,
     with_solver,
+    world_settings,
 )
 
 TABLE_RECIPES: dict[str, Recipe] = {"two_room": DEMO, "push_t": PUSH_T, "reacher": REACHER}
@@ -125,7 +125,7 @@ def run_table(
                 protocol,
                 make_agent(model, with_solver(recipe, solver)),
                 progress=progress,
-                world_overrides={"size": image_size(recipe)},
+                world_overrides=world_settings(recipe),
             )
             rows.append(
                 {
@@ -236,7 +236,7 @@ class _Curve:
             self.protocol,
             make_agent(model, self.recipe),
             progress=False,
-            world_overrides={"size": image_size(self.recipe)},
+            world_overrides=world_settings(self.recipe),
         )
         model.train()
         self.points["step"].append(step)

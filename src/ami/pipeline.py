@@ -31,7 +31,7 @@ from ami.memory.replay import windows_from_memory
 from ami.model import WorldModel
 from ami.planning import build_solver_from
 from ami.provenance import machine_facts
-from ami.recipes import Recipe, image_size, save_recipe
+from ami.recipes import Recipe, image_size, save_recipe, world_settings
 from ami.training import TrainResult, train
 from ami.training.colour_shift import ColourShiftWindows
 from ami.training.distributed import current_rank
@@ -180,7 +180,7 @@ def run_eval(
             agent,
             record=recipe.gif_episodes,
             progress=progress,
-            world_overrides={"size": image_size(recipe)},
+            world_overrides=world_settings(recipe),
             workers=workers,
         )
     main = results[protocols[0].name]

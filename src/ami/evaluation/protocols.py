@@ -214,8 +214,14 @@ def protocols_of(world: str) -> list[str]:
     return [name for name, worlds in PROTOCOLS.items() if world in worlds]
 
 
-def episode_specs(protocol: EvalProtocol, env: gymnasium.Env) -> list[EpisodeSpec]:
-    """The protocol's start/goal pairs, identical on every call."""
+def episode_specs(
+    protocol: EvalProtocol, env: gymnasium.Env, world_options: dict[str, Any] | None = None
+) -> list[EpisodeSpec]:
+    """The protocol's start/goal pairs, identical on every call.
+
+    `world_options` (world settings beyond the size) are those of `env`, so that goal images
+    taken from held-out data look like the agent's observations.
+    """
     world = env.unwrapped
     rng = np.random.default_rng(protocol.seed)
     if protocol.pairing == "cross_room":
@@ -226,11 +232,14 @@ def episode_specs(protocol: EvalProtocol, env: gymnasium.Env) -> list[EpisodeSpe
             goal = world.sample_free_position(rng, room=1 - room)  # type: ignore[attr-defined]
             specs.append(EpisodeSpec({"agent": start, "goal": goal}))
         return specs
-    return _dataset_offset_specs(protocol, rng, env)
+    return _dataset_offset_specs(protocol, rng, env, world_options or {})
 
 
 def _dataset_offset_specs(
-    protocol: EvalProtocol, rng: np.random.Generator, env: gymnasium.Env
+    protocol: EvalProtocol,
+    rng: np.random.Generator,
+    env: gymnasium.Env,
+    world_options: dict[str, Any],
 ) -> list[EpisodeSpec]:
     """Start at a random frame of a held-out expert episode, goal `goal_offset` frames later.
 
@@ -252,6 +261,7 @@ def _dataset_offset_specs(
             policy="expert",
             seed=protocol.seed,
             image_size=image_size,
+            world_options=world_options,
         ),
         progress=False,
     )

@@ -92,7 +92,8 @@ def evaluate(
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     settings = protocol_world_settings(protocol, world_overrides)
     env = make(protocol.world, **settings)
-    specs = episode_specs(protocol, env)
+    options = {k: v for k, v in (world_overrides or {}).items() if k != "size"}
+    specs = episode_specs(protocol, env, options)
     action_dim = int(np.prod(env.action_space.shape or ()))
     tasks = [
         _Task(index, spec, index < record, f"{protocol.name} #{index}")

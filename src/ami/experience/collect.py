@@ -16,8 +16,9 @@ import multiprocessing.queues
 import os
 import queue
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -52,6 +53,8 @@ class CollectConfig:
         expert_fraction: for "mixed", the probability that an episode uses the expert.
         seed: episode `i` uses seed `seed + i` (see the module docstring).
         image_size: side of the rendered frames in pixels.
+        world_options: more settings of the world's config, as `make(world, **options)` takes
+            them (e.g. `{"target_visible": False}` for Reacher); the size is `image_size`.
     """
 
     world: str
@@ -61,9 +64,19 @@ class CollectConfig:
     expert_fraction: float = 0.5
     seed: int = 0
     image_size: int = 64
+    world_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         owner = "CollectConfig"
+        if not isinstance(self.world_options, dict) or not all(
+            isinstance(key, str) for key in self.world_options
+        ):
+            raise ConfigError(
+                f"{owner}.world_options must be a mapping of setting names to values, "
+                f"got {self.world_options!r}"
+            )
+        if "size" in self.world_options:
+            raise ConfigError(f"{owner}.world_options must not set 'size'; use image_size")
         if not isinstance(self.world, str) or not self.world:
             raise ConfigError(f"{owner}.world must be a non-empty string, got {self.world!r}")
         for name in ("episodes", "steps_per_episode", "image_size"):
@@ -79,6 +92,11 @@ class CollectConfig:
                 f"{owner}.policy {self.policy!r} needs a scripted expert, which only "
                 f"{list(EXPERT_WORLDS)} have; world is {self.world!r} (use policy 'random')"
             )
+
+
+def make_world(config: CollectConfig) -> gymnasium.Env:
+    """The world `config` collects from: its size and options."""
+    return make(config.world, size=config.image_size, **config.world_options)
 
 
 def collect(
@@ -100,7 +118,7 @@ def collect(
     Raises:
         ConfigError: the expert was asked for but the env is not a TwoRoom.
     """
-    env = env_factory() if env_factory is not None else make(config.world, size=config.image_size)
+    env = env_factory() if env_factory is not None else make_world(config)
     policy = _policy(config, env)
     return _episodes(config, env, policy, progress)
 
@@ -122,7 +140,7 @@ def collect_to_file(
     """
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
-    env = make(config.world, size=config.image_size)
+    env = make_world(config)
     world_config = getattr(env.unwrapped, "config", None)
     meta = {
         "world": config.world,
@@ -180,7 +198,7 @@ def _collect_range(
 ) -> None:
     """Worker process: send episodes `start..stop-1` as `("episode", arrays)`, then `("done",)`."""
     try:
-        env = make(config.world, size=config.image_size)
+        env = make_world(config)
         policy = _policy(config, env)
         for episode in _episodes(config, env, policy, False, range(start, stop)):
             channel.put(("episode", (episode.pixels, episode.actions, episode.states)))

@@ -44,7 +44,7 @@ from ami.memory.decisions import count_decisions
 from ami.memory.replay import remember_experience
 from ami.model import WorldModel
 from ami.pipeline import make_agent, run_train
-from ami.recipes import Recipe, image_size
+from ami.recipes import Recipe, world_settings
 from ami.worlds import make
 
 MEMORY_FILE = "memory.db"
@@ -239,4 +239,4 @@ def _act(
 
 
 def _world(recipe: Recipe) -> dict[str, Any]:
-    return {"world_overrides": {"size": image_size(recipe)}}
+    return {"world_overrides": world_settings(recipe)}

@@ -116,8 +116,12 @@ class ReacherConfig:
             OpenGL renderer; needs an EGL, OSMesa or GLFW backend).
         frame_skip: MuJoCo steps of 0.01 s per env step (the action is held across them).
         joint_tolerance: Success when every joint is within this many radians of the goal.
-        target_radius: Radius (m) of the drawn target; the fingertip inside it is
+        target_radius: Radius (m) of the target; the fingertip inside it is
             `fingertip_success`.
+        target_visible: Draw the target in the frames (both renderers). Without it the frames
+            show the arm alone: the goal is still given as the image of the goal configuration,
+            and the target, placed anew each episode, no longer dominates what an encoder learns
+            (see `benchmarks/predictor_ranking.py`).
         max_episode_steps: Steps after which an episode is truncated.
     """
 
@@ -126,6 +130,7 @@ class ReacherConfig:
     frame_skip: int = 2
     joint_tolerance: float = 0.1
     target_radius: float = 0.02
+    target_visible: bool = True
     max_episode_steps: int = 200
 
     def __post_init__(self) -> None:
@@ -143,6 +148,10 @@ class ReacherConfig:
             )
         require_in_range(owner, "joint_tolerance", self.joint_tolerance, 1e-6, np.pi)
         require_in_range(owner, "target_radius", self.target_radius, 1e-4, 0.1)
+        if not isinstance(self.target_visible, bool):
+            raise ConfigError(
+                f"{owner}.target_visible must be true or false, got {self.target_visible!r}"
+            )
 
 
 class Reacher(gymnasium.Env):
@@ -182,6 +191,8 @@ class Reacher(gymnasium.Env):
             limit=ELBOW_LIMIT, link_r=LINK_RADIUS, joint_r=JOINT_RADIUS, target_r=c.target_radius,
         )  # fmt: skip
         self.model = mujoco.MjModel.from_xml_string(xml)
+        if not c.target_visible:
+            self.model.geom_rgba[self.model.geom("target").id, 3] = 0.0  # MuJoCo draws it clear
         self.data = mujoco.MjData(self.model)
         self._goal_data = mujoco.MjData(self.model)  # the arm posed at the goal, for goal_pixels
         self._fingertip = self.model.site("fingertip").id
@@ -317,7 +328,7 @@ class Reacher(gymnasium.Env):
             data.xpos[self._upper],
             data.xpos[self._fore],
             data.site_xpos[self._fingertip],
-            self._target,
+            self._target if self.config.target_visible else None,
             self.config.target_radius,
         )
 

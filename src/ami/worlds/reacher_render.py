@@ -59,13 +59,16 @@ class TopDownPainter:
         shoulder: np.ndarray,
         elbow: np.ndarray,
         fingertip: np.ndarray,
-        target: np.ndarray,
+        target: np.ndarray | None,
         target_radius: float,
     ) -> np.ndarray:
-        """The frame with the arm at the given world points [2+] and the target disc."""
+        """The frame with the arm at the given world points [2+] and the target disc (if any)."""
         frame = self._background.copy()
         s, e, f = self.to_pixels(shoulder), self.to_pixels(elbow), self.to_pixels(fingertip)
-        self._capsule(frame, self.to_pixels(target), None, target_radius * self._scale, TARGET_RGB)
+        if target is not None:
+            self._capsule(
+                frame, self.to_pixels(target), None, target_radius * self._scale, TARGET_RGB
+            )
         self._capsule(frame, s, e, self._link_r, LINK_RGB)
         self._capsule(frame, e, f, self._link_r, LINK_RGB)
         self._capsule(frame, s, None, self._joint_r, JOINT_RGB)
