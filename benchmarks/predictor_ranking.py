@@ -13,7 +13,11 @@ world, and three scores are compared per episode by Spearman rank correlation:
   what the planner optimises.
 
 If the encoded energy ranks plans like the truth but the imagined one does not, the predictor is
-what to improve. Writes benchmarks/results/predictor_ranking_WORLD.json.
+what to improve. The world is made as the model's recipe made it (`recipe.json` beside the
+checkpoint: size and world options); start and goal frames are those of the anchor protocol (the
+start is the reset observation; a world that draws its goal renders the goal image). The
+imagined rollout starts from one embedding, as the protocol's first plan does (a predictor that
+reads more is padded with it). Writes benchmarks/results/predictor_ranking_WORLD.json (`--out`).
 
     python benchmarks/predictor_ranking.py --world push_t   # the benchmark table's model
 """
@@ -35,6 +39,7 @@ from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.model.world_model import encode_frames
 from ami.provenance import machine_facts
+from ami.recipes import load_recipe, world_settings
 from ami.worlds import make
 
 HERE = Path(__file__).resolve().parent
@@ -62,13 +67,16 @@ def main() -> None:
     parser.add_argument("--world", choices=["push_t", "reacher"], default="push_t")
     parser.add_argument("--model", type=Path, default=None, help="checkpoint folder")
     parser.add_argument("--episodes", type=int, default=40)
+    parser.add_argument("--out", type=Path, default=None, help="results file")
     args = parser.parse_args()
     torch.set_num_threads(2)
     checkpoint = args.model or HERE.parent / "bench-models" / args.world / "run" / "checkpoint"
     model = WorldModel.load(checkpoint).eval()
+    recipe = load_recipe(checkpoint.parent / "recipe.json")  # the world as the model saw it
     k, size = model.config.frameskip, model.config.encoder.image_size
-    env = make(args.world, size=size)
+    env = make(args.world, **world_settings(recipe))
     world = env.unwrapped
+    draws_its_goal = bool(getattr(world, "draws_its_goal", False))
     episodes = collect(
         CollectConfig(
             world=args.world,
@@ -77,6 +85,7 @@ def main() -> None:
             policy="expert",
             seed=1_000_003,
             image_size=size,
+            world_options=recipe.collect.world_options,
         ),
         progress=False,
     )
@@ -95,6 +104,9 @@ def main() -> None:
         if t is None:
             continue
         options = world.reset_options(episode.states[t], episode.states[t + OFFSET])
+        start_frame = env.reset(options=options)[0]["pixels"]
+        # as in the protocol: a world that draws its goal in every frame renders the goal image
+        goal_frame = world.goal_pixels() if draws_its_goal else episode.pixels[t + OFFSET]
         expert = episode.actions[t : t + OFFSET]
         plans = [expert] + [
             np.clip(expert + rng.normal(0, sigma, expert.shape), -1, 1)
@@ -109,9 +121,7 @@ def main() -> None:
             errors.append(true_error(args.world, info))
             finals.append(obs["pixels"])
 
-        start, goal = encode_frames(
-            model, np.stack([episode.pixels[t], episode.pixels[t + OFFSET]])
-        )
+        start, goal = encode_frames(model, np.stack([start_frame, goal_frame]))
         actions = torch.as_tensor(np.stack(plans), dtype=torch.float32, device=model.device)
         actions = actions.reshape(len(plans), OFFSET // k, -1)
         z_start = torch.as_tensor(start, device=model.device).expand(len(plans), 1, -1)
@@ -137,7 +147,7 @@ def main() -> None:
     }
     for key, value in document.items():
         print(f"{key}: {value}")
-    out = HERE / "results" / f"predictor_ranking_{args.world}.json"
+    out = args.out or HERE / "results" / f"predictor_ranking_{args.world}.json"
     atomic_write_bytes(out, (json.dumps(document, indent=2) + "\n").encode())
 
 

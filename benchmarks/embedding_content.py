@@ -1,0 +1,101 @@
+"""What do a model's embeddings hold? The share that changes within episodes, and the state in it.
+
+For each model folder given (a benchmark-table folder: `run/checkpoint` and the `data/` it was
+trained on), 200 episodes of its own training data, every 4th frame, are embedded and measured:
+
+- the share of the embedding variance that lies within episodes (the rest is between episodes:
+  what stays fixed for a whole episode, such as a target drawn anew each episode);
+- a linear probe (least squares on 80 % of the frames, Pearson r on the other 20 %) of the true
+  state: for Reacher the cosine and sine of both joint angles, for PushT and TwoRoom the state's
+  columns.
+
+Writes benchmarks/results/embedding_content_WORLD.json.
+
+    python benchmarks/embedding_content.py --world reacher FOLDER [FOLDER ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ami.experience import ExperienceDataset
+from ami.files import atomic_write_bytes
+from ami.model import WorldModel
+from ami.model.world_model import encode_frames
+from ami.provenance import machine_facts
+
+HERE = Path(__file__).resolve().parent
+EPISODES, STRIDE = 200, 4
+
+
+def state_features(world: str, states: np.ndarray) -> dict[str, np.ndarray]:
+    """The probed quantities, each `[N]`."""
+    if world == "reacher":
+        q1, q2 = states[:, 0], states[:, 1]
+        return {
+            "cos_shoulder": np.cos(q1),
+            "sin_shoulder": np.sin(q1),
+            "cos_elbow": np.cos(q2),
+            "sin_elbow": np.sin(q2),
+        }
+    return {f"state_{i}": states[:, i] for i in range(states.shape[1])}
+
+
+def measure(folder: Path, world: str) -> dict[str, object]:
+    model = WorldModel.load(folder / "run" / "checkpoint").eval()
+    with ExperienceDataset.open(folder / "data" / "experience.h5") as data:
+        rng = np.random.default_rng(0)
+        chosen = sorted(rng.choice(data.num_episodes, EPISODES, replace=False).tolist())
+        frames, states, labels = [], [], []
+        for index in chosen:
+            episode = data.episode(index)
+            frames.append(episode.pixels[::STRIDE])
+            states.append(episode.states[::STRIDE])
+            labels.append(np.full(len(frames[-1]), index))
+    z = encode_frames(model, np.concatenate(frames)).astype(np.float64)
+    label = np.concatenate(labels)
+    total = z.var(0).sum()
+    within = sum(((z[label == e] - z[label == e].mean(0)) ** 2).sum() for e in chosen) / len(z)
+    targets = state_features(world, np.concatenate(states).astype(np.float64))
+    n = len(z)
+    train = np.arange(n) < int(0.8 * n)  # whole episodes on each side (frames are in order)
+    design = np.c_[z, np.ones(n)]
+    probe = {}
+    for name, y in targets.items():
+        weights = np.linalg.lstsq(design[train], y[train], rcond=None)[0]
+        probe[name] = float(np.corrcoef(design[~train] @ weights, y[~train])[0, 1])
+    return {
+        "within_episode_variance_share": float(within / total),
+        "linear_probe_r": probe,
+        "frames": n,
+        "episodes": EPISODES,
+    }
+
+
+@torch.no_grad()
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--world", choices=["reacher", "push_t", "two_room"], required=True)
+    parser.add_argument("folders", type=Path, nargs="+", help="model folders (run/, data/)")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    document = {
+        "world": args.world,
+        "models": {str(folder): measure(folder, args.world) for folder in args.folders},
+        "command": "python benchmarks/embedding_content.py " + shlex.join(sys.argv[1:]),
+        **machine_facts(),
+    }
+    print(json.dumps(document["models"], indent=2))
+    out = HERE / "results" / f"embedding_content_{args.world}.json"
+    atomic_write_bytes(out, (json.dumps(document, indent=2) + "\n").encode())
+
+
+if __name__ == "__main__":
+    main()
