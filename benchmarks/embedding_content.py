@@ -6,8 +6,8 @@ trained on), 200 episodes of its own training data, every 4th frame, are embedde
 - the share of the embedding variance that lies within episodes (the rest is between episodes:
   what stays fixed for a whole episode, such as a target drawn anew each episode);
 - a linear probe (least squares on 80 % of the frames, Pearson r on the other 20 %) of the true
-  state: for Reacher the cosine and sine of both joint angles, for PushT and TwoRoom the state's
-  columns.
+  state: for Reacher the cosine and sine of both joint angles, for PushT the pusher's and the
+  block's positions and the cosine and sine of the block's angle, for TwoRoom the state's columns.
 
 Writes benchmarks/results/embedding_content_WORLD.json.
 
@@ -44,6 +44,13 @@ def state_features(world: str, states: np.ndarray) -> dict[str, np.ndarray]:
             "sin_shoulder": np.sin(q1),
             "cos_elbow": np.cos(q2),
             "sin_elbow": np.sin(q2),
+        }
+    if world == "push_t":
+        names = ("pusher_x", "pusher_y", "block_x", "block_y")
+        return {
+            **{name: states[:, i] for i, name in enumerate(names)},
+            "cos_block_angle": np.cos(states[:, 4]),
+            "sin_block_angle": np.sin(states[:, 4]),
         }
     return {f"state_{i}": states[:, i] for i in range(states.shape[1])}
 

@@ -15,9 +15,10 @@ world, and three scores are compared per episode by Spearman rank correlation:
 If the encoded energy ranks plans like the truth but the imagined one does not, the predictor is
 what to improve. The world is made as the model's recipe made it (`recipe.json` beside the
 checkpoint: size and world options); start and goal frames are those of the anchor protocol (the
-start is the reset observation; a world that draws its goal renders the goal image). The
-imagined rollout starts from one embedding, as the protocol's first plan does (a predictor that
-reads more is padded with it). Writes benchmarks/results/predictor_ranking_WORLD.json (`--out`).
+start is the reset observation; a world that draws its goal renders the goal image). The start
+is at least 10 env steps into the episode, and a predictor that reads several embeddings gets
+the frames of the blocks before the start, as an agent that has been acting has seen them.
+Writes benchmarks/results/predictor_ranking_WORLD.json (`--out`).
 
     python benchmarks/predictor_ranking.py --world push_t   # the benchmark table's model
 """
@@ -46,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 NOISE = (0.1, 0.3, 0.6, 1.0)
 PER_NOISE = 30
 OFFSET = 25
+CONTEXT = 10  # env steps before the start: two blocks of 5, what a 3-embedding predictor reads
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -96,7 +98,7 @@ def main() -> None:
         t = next(
             (
                 t
-                for t in range(OFFSET + 1)
+                for t in range(CONTEXT, OFFSET + 1)
                 if world.reset_options(episode.states[t], episode.states[t + OFFSET]) is not None
             ),
             None,
@@ -121,11 +123,14 @@ def main() -> None:
             errors.append(true_error(args.world, info))
             finals.append(obs["pixels"])
 
-        start, goal = encode_frames(model, np.stack([start_frame, goal_frame]))
+        # what the planner has seen by then: the frames of the last blocks, then the start
+        seen = [episode.pixels[t - j * k] for j in range(model.history - 1, 0, -1)]
+        *context, goal = encode_frames(model, np.stack([*seen, start_frame, goal_frame]))
         actions = torch.as_tensor(np.stack(plans), dtype=torch.float32, device=model.device)
         actions = actions.reshape(len(plans), OFFSET // k, -1)
-        z_start = torch.as_tensor(start, device=model.device).expand(len(plans), 1, -1)
-        imagined = model.rollout(z_start.contiguous(), actions)[:, -1].cpu().numpy()
+        z_seen = torch.as_tensor(np.stack(context), device=model.device)[None]
+        z_seen = z_seen.expand(len(plans), -1, -1).contiguous()
+        imagined = model.rollout(z_seen, actions)[:, -1].cpu().numpy()
         energy_imagined = ((imagined - goal) ** 2).sum(-1)
         energy_encoded = ((encode_frames(model, np.stack(finals)) - goal) ** 2).sum(-1)
         errors_array = np.asarray(errors)
