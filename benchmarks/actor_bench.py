@@ -123,13 +123,17 @@ def measure(world: str, models: Path, dagger_rounds: int = 3) -> dict[str, Any]:
     for leftover in WORK.glob(f"{world}.db*"):
         leftover.unlink()
     with Memory.open(path, synchronous="NORMAL") as memory:
-        goals = propose_goals(protocol, env, PLANNER_EPISODES, round_index=1)
+        goals = propose_goals(
+            protocol, env, PLANNER_EPISODES, 1, world_options=recipe.collect.world_options
+        )
         planning = TwoModeAgent(planner, None, ModeConfig("plan"))
         planned = live_episodes(memory, planning, env, goals, protocol)
         actor = distilled(model, recipe, memory, DISTILL)
         dagger = []
         for k in range(dagger_rounds):
-            goals = propose_goals(protocol, env, ACTOR_EPISODES, round_index=2 + k)
+            goals = propose_goals(
+                protocol, env, ACTOR_EPISODES, 2 + k, world_options=recipe.collect.world_options
+            )
             acting = TwoModeAgent(planner, actor, ModeConfig("act"))
             practised = live_episodes(memory, acting, env, goals, protocol)
             labelled = relabel_with_planner(memory, planner, progress=True)

@@ -9,6 +9,7 @@ remembered step): goals where the agent has least been, so that new experience i
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -39,6 +40,7 @@ def propose_goals(
     agent: PlanningAgent | None = None,
     candidates: int = 4,
     k: int = 5,
+    world_options: dict[str, Any] | None = None,
 ) -> list[EpisodeSpec]:
     """`episodes` start/goal pairs for round `round_index` (reproducible per round and seed).
 
@@ -52,10 +54,12 @@ def propose_goals(
         agent: with "novel": embeds the goal frames (the model of that version).
         candidates: with "novel": pairs drawn per pair kept.
         k: with "novel": the neighbour whose distance measures how visited a goal is.
+        world_options: the world settings `env` was built with beyond its size (the recipe's
+            `collect.world_options`), for goal frames taken from held-out data.
     """
     drawn = episodes * (candidates if strategy == "novel" else 1)
     seed = GOAL_SEED + 7919 * round_index + protocol.seed % 1000
-    specs = episode_specs(replace(protocol, episodes=drawn, seed=seed), env)
+    specs = episode_specs(replace(protocol, episodes=drawn, seed=seed), env, world_options)
     if strategy == "uniform":
         return specs
     if memory is None or agent is None:

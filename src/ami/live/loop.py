@@ -115,7 +115,12 @@ def _seed_round(
     for suffix in ("", "-wal", "-shm"):
         (out / (MEMORY_FILE + suffix)).unlink(missing_ok=True)
     building.rename(out / MEMORY_FILE)
-    result = evaluate(protocol, make_agent(model, recipe), progress=progress, **_world(recipe))
+    result = evaluate(
+        protocol,
+        make_agent(model, recipe),
+        progress=progress,
+        world_overrides=world_settings(recipe),
+    )
     finish_round(
         out,
         state,
@@ -164,7 +169,12 @@ def _live_round(
         env_steps = int(memory.stats()["steps"])
         decisions = count_decisions(memory)
     model.save(folder / "checkpoint", metadata={"live_round": index})
-    result = evaluate(protocol, make_agent(model, recipe), progress=progress, **_world(recipe))
+    result = evaluate(
+        protocol,
+        make_agent(model, recipe),
+        progress=progress,
+        world_overrides=world_settings(recipe),
+    )
     finish_round(
         out,
         state,
@@ -199,9 +209,7 @@ def _act(
     mode = config.mode if actor is not None else "plan"
     rule = ModeConfig(mode=mode, miss_threshold=math.inf if threshold is None else threshold)
     agent = TwoModeAgent(planner, actor, rule)
-    env = make(
-        recipe.collect.world, **protocol_world_settings(protocol, _world(recipe)["world_overrides"])
-    )
+    env = make(recipe.collect.world, **protocol_world_settings(protocol, world_settings(recipe)))
     specs = propose_goals(
         protocol,
         env,
@@ -211,6 +219,7 @@ def _act(
         memory,
         planner,
         config.novelty_candidates,
+        world_options=recipe.collect.world_options,
     )
     world, version = recipe.collect.world, model.version()
     session = memory.begin_session(version, note=f"live round {index}")
@@ -236,7 +245,3 @@ def _act(
         "decisions": modes,
         "goals": config.goals,
     }
-
-
-def _world(recipe: Recipe) -> dict[str, Any]:
-    return {"world_overrides": world_settings(recipe)}
