@@ -102,6 +102,7 @@ def test_table_has_a_row_per_world_and_solver_and_reuses_models(
     assert merged["worlds"]["two_room"]["measured"]["command"] == "ami bench table"
     assert merged["worlds"]["push_t"]["measured"]["command"] == "ami bench table --world push_t"
     assert plot_curves(document, tmp_path / "curve.png").stat().st_size > 1000
+    assert plot_curves(merged, tmp_path / "merged.png").stat().st_size > 1000  # as the CLI does
     assert rich_table(document).row_count == 4
 
 

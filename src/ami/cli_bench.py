@@ -5,6 +5,7 @@ Mounted in `ami.cli` with `app.add_typer(bench_app, name="bench")`.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -68,6 +69,8 @@ def table(
         progress=not quiet,
         on_world_done=lambda partial: write_table(partial, out, command),
     )
+    if out.is_file():  # every world's rows: this run's, and those it kept from before
+        document = json.loads(out.read_text())
     plot = plot_curves(document, out.with_name(out.stem + "_curve.png"))
     Console().print(rich_table(document))
     Console(stderr=True).print(f"table: {out}; curve: {plot}")
