@@ -32,7 +32,7 @@ from ami.agent.actor import Actor
 from ami.agent.decision_recorder import DecisionRecorder
 from ami.agent.two_mode import ModeConfig, TwoModeAgent
 from ami.evaluation.protocols import EvalProtocol, protocol_by_name
-from ami.evaluation.runner import evaluate, protocol_world_settings
+from ami.evaluation.runner import ProtocolResult, evaluate, protocol_world_settings
 from ami.files import atomic_write_bytes
 from ami.live.config import LiveConfig
 from ami.live.goals import propose_goals
@@ -115,12 +115,7 @@ def _seed_round(
     for suffix in ("", "-wal", "-shm"):
         (out / (MEMORY_FILE + suffix)).unlink(missing_ok=True)
     building.rename(out / MEMORY_FILE)
-    result = evaluate(
-        protocol,
-        make_agent(model, recipe),
-        progress=progress,
-        world_overrides=world_settings(recipe),
-    )
+    result = _measure(protocol, model, recipe, progress)
     finish_round(
         out,
         state,
@@ -169,12 +164,7 @@ def _live_round(
         env_steps = int(memory.stats()["steps"])
         decisions = count_decisions(memory)
     model.save(folder / "checkpoint", metadata={"live_round": index})
-    result = evaluate(
-        protocol,
-        make_agent(model, recipe),
-        progress=progress,
-        world_overrides=world_settings(recipe),
-    )
+    result = _measure(protocol, model, recipe, progress)
     finish_round(
         out,
         state,
@@ -245,3 +235,15 @@ def _act(
         "decisions": modes,
         "goals": config.goals,
     }
+
+
+def _measure(
+    protocol: EvalProtocol, model: WorldModel, recipe: Recipe, progress: bool
+) -> ProtocolResult:
+    """The planner with `model` on the protocol, in the world as the recipe makes it."""
+    return evaluate(
+        protocol,
+        make_agent(model, recipe),
+        progress=progress,
+        world_overrides=world_settings(recipe),
+    )
