@@ -35,7 +35,8 @@ from ami.recipes import Recipe, image_size, save_recipe, world_settings
 from ami.training import TrainResult, train
 from ami.training.colour_shift import ColourShiftWindows
 from ami.training.distributed import current_rank
-from ami.training.trainer import METRICS_FILE
+from ami.training.symmetry import SymmetricWindows
+from ami.training.trainer import METRICS_FILE, WindowSampler
 from ami.worlds import make
 
 
@@ -64,8 +65,7 @@ def run_train(
     train_windows, valid_windows = windows.split(recipe.valid_fraction, seed=recipe.train.seed)
     if rank.world_size > 1:
         train_windows = train_windows.shard(rank.rank, rank.world_size)
-    if recipe.train.colour_shift > 0:
-        train_windows = ColourShiftWindows(train_windows, recipe.train.colour_shift)
+    sampler = augmented(recipe, train_windows)
     torch.manual_seed(recipe.train.seed)
     model = WorldModel(recipe.model).to(device)
     if rank.is_main:
@@ -73,7 +73,7 @@ def run_train(
         save_recipe(recipe, run_dir / "recipe.json")
     result = train(
         model,
-        train_windows,
+        sampler,
         valid_windows,
         recipe.train,
         run_dir,
@@ -84,6 +84,16 @@ def run_train(
     if rank.is_main:
         plot_training_curves(read_metrics(run_dir / METRICS_FILE), run_dir / "training_curves.png")
     return model, result
+
+
+def augmented(recipe: Recipe, windows: WindowSampler) -> WindowSampler:
+    """The training windows with the recipe's augmentations (symmetries, then colour shift)."""
+    if recipe.train.symmetries:
+        world: Any = make(recipe.collect.world, **world_settings(recipe)).unwrapped
+        windows = SymmetricWindows(windows, world, name=recipe.collect.world)
+    if recipe.train.colour_shift > 0:
+        windows = ColourShiftWindows(windows, recipe.train.colour_shift)
+    return windows
 
 
 def training_windows(recipe: Recipe, data: Path, progress: bool = True) -> WindowDataset:

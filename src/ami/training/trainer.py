@@ -79,6 +79,8 @@ class TrainConfig:
         compile: run the loss through `torch.compile` (the first steps pay for compilation).
         colour_shift: share of training windows whose hue turns part-way
             (`ami.training.colour_shift`), so the encoder learns to ignore colour (0: none).
+        symmetries: train on every window moved by a random symmetry of the world (quarter
+            turns, mirror images: `ami.training.symmetry`); only for worlds that declare them.
         objective: loss weights.
         sigreg: the SIGReg statistic's settings.
     """
@@ -96,6 +98,7 @@ class TrainConfig:
     precision: str = "fp32"
     compile: bool = False
     colour_shift: float = 0.0
+    symmetries: bool = False
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     sigreg: SIGRegConfig = field(default_factory=SIGRegConfig)
 
@@ -106,8 +109,11 @@ class TrainConfig:
             require_non_negative("TrainConfig", name, getattr(self, name))
         require_choice("TrainConfig", "precision", self.precision, PRECISIONS)
         require_in_range("TrainConfig", "colour_shift", self.colour_shift, 0.0, 1.0)
-        if not isinstance(self.compile, bool):
-            raise ConfigError(f"TrainConfig.compile must be true or false, got {self.compile!r}")
+        for name in ("compile", "symmetries"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"TrainConfig.{name} must be true or false, got {getattr(self, name)!r}"
+                )
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from ami.worlds.push_t_render import (
     block_vertices,
     to_block_frame,
 )
+from ami.worlds.symmetry import SQUARE_SYMMETRIES, SquareSymmetry
 from ami.worlds.walled_arena import FLOOR_RGB, WALL_RGB
 
 __all__ = [
@@ -75,6 +76,7 @@ ARENA = 512.0  # arena side, in units
 WALL = 7.0  # thickness of the walls inside the arena
 OUTER = 100.0  # how far the wall boxes reach outside the arena
 PUSHER_RADIUS = 15.0
+_T_MIRROR = np.diag([-1.0, 1.0])  # the T is symmetric about its stem (block-frame x -> -x)
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,9 @@ class PushT(gymnasium.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
     steps_past_end: ClassVar[bool] = True  # stepping on after success or truncation is defined
     draws_its_goal: ClassVar[bool] = False  # frames do not show the goal pose
+    # a square walled arena, isotropic friction and a T that is its own mirror image: every
+    # quarter turn and mirror image of a scene is a scene (and its motion a motion) of PushT
+    plane_symmetries: ClassVar[tuple[SquareSymmetry, ...]] = SQUARE_SYMMETRIES
 
     def __init__(self, config: PushTConfig | None = None, render_mode: str | None = "rgb_array"):
         """Build the world.
@@ -221,6 +226,19 @@ class PushT(gymnasium.Env):
         """The block's (x, y, angle in [-pi, pi)), float64 [3] (a new array)."""
         x, y = self._block.position
         return np.array([x, y, wrap_angle(self._block.angle)])
+
+    def symmetric_actions(self, symmetry: SquareSymmetry) -> np.ndarray:
+        """The map float64 [2, 2] of an action under `symmetry` (actions are displacements)."""
+        return symmetry.matrix
+
+    def symmetric_states(self, symmetry: SquareSymmetry, states: np.ndarray) -> np.ndarray:
+        """True states [..., 5] (pusher x, y, block x, y, angle) of the scene under `symmetry`."""
+        states = np.asarray(states)
+        moved = np.empty(states.shape, np.float64)
+        moved[..., 0:2] = symmetry.apply_to_points(states[..., 0:2], ARENA / 2)
+        moved[..., 2:4] = symmetry.apply_to_points(states[..., 2:4], ARENA / 2)
+        moved[..., 4] = symmetry.apply_to_angles(states[..., 4], _T_MIRROR)
+        return moved.astype(states.dtype)
 
     def goal_pose(self) -> np.ndarray:
         """The goal pose of the block (x, y, angle), float64 [3] (a new array)."""
