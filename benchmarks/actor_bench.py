@@ -13,7 +13,8 @@ Per world, with the benchmark table's model (`bench-models/<world>`, trained whe
    (the actor unless its imagined rollout misses the goal by more than the planner's 90th
    percentile energy), each with its latency per decision (encoding included) and, for `auto`,
    the share of decisions the planner took; beside them an actor distilled from the same
-   decisions without the imagined-energy term.
+   decisions without the imagined-energy term and, on a world with symmetries (PushT), one
+   distilled without the symmetric copies of the decisions.
 
 Writes benchmarks/results/actor.json.  Run: python benchmarks/actor_bench.py [--world two_room]
 """
@@ -46,6 +47,7 @@ from ami.pipeline import make_agent
 from ami.provenance import machine_facts
 from ami.recipes import Recipe, world_settings
 from ami.worlds import make
+from ami.worlds.symmetry import symmetries_of
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "actor.json"
@@ -128,7 +130,8 @@ def measure(world: str, models: Path, dagger_rounds: int = 3) -> dict[str, Any]:
         )
         planning = TwoModeAgent(planner, None, ModeConfig("plan"))
         planned = live_episodes(memory, planning, env, goals, protocol)
-        actor = distilled(model, recipe, memory, DISTILL)
+        world_of_decisions = env.unwrapped
+        actor = distilled(model, recipe, memory, DISTILL, world_of_decisions)
         dagger = []
         for k in range(dagger_rounds):
             goals = propose_goals(
@@ -137,10 +140,12 @@ def measure(world: str, models: Path, dagger_rounds: int = 3) -> dict[str, Any]:
             acting = TwoModeAgent(planner, actor, ModeConfig("act"))
             practised = live_episodes(memory, acting, env, goals, protocol)
             labelled = relabel_with_planner(memory, planner, progress=True)
-            actor = distilled(model, recipe, memory, DISTILL)
+            actor = distilled(model, recipe, memory, DISTILL, world_of_decisions)
             dagger.append({"actor_episodes": practised, "relabelled_decisions": labelled})
         decisions = read_decisions(memory, "plan")
-        distill_only = distilled(model, recipe, memory, DISTILL_ONLY)
+        distill_only = distilled(model, recipe, memory, DISTILL_ONLY, world_of_decisions)
+        symmetric = bool(symmetries_of(world_of_decisions))
+        unmirrored = distilled(model, recipe, memory, DISTILL) if symmetric else None
         threshold = calibrate_miss_threshold(decisions, MISS_QUANTILE)
         counts = count_decisions(memory)
     specs = episode_specs(protocol, env)
@@ -157,12 +162,19 @@ def measure(world: str, models: Path, dagger_rounds: int = 3) -> dict[str, Any]:
             TwoModeAgent(planner, distill_only, ModeConfig("act")), env, specs, protocol
         ),
     }
+    if unmirrored is not None:
+        results["act_without_symmetries"] = evaluate(
+            TwoModeAgent(planner, unmirrored, ModeConfig("act")), env, specs, protocol
+        )
     planner_ms, actor_ms = results["plan"]["ms_per_decision"], results["act"]["ms_per_decision"]
     return {
         "planner_success_rate": results["plan"]["success_rate"],
         "actor_success_rate": results["act"]["success_rate"],
         "auto_success_rate": results["auto"]["success_rate"],
         "actor_distill_only_success_rate": results["act_distill_only"]["success_rate"],
+        "actor_without_symmetries_success_rate": results.get("act_without_symmetries", {}).get(
+            "success_rate"
+        ),
         "planner_ms_per_step": planner_ms,
         "actor_ms_per_step": actor_ms,
         "auto_ms_per_step": results["auto"]["ms_per_decision"],
@@ -182,6 +194,7 @@ def measure(world: str, models: Path, dagger_rounds: int = 3) -> dict[str, Any]:
             "distill_steps": DISTILL.steps,
             "refine_weight": DISTILL.refine_weight,
             "refine_batch": DISTILL.refine_batch,
+            "symmetric_copies": len(symmetries_of(world_of_decisions)),
         },
         "protocol": protocol.as_dict(),
         "results": results,
@@ -207,13 +220,17 @@ def live_episodes(
     return {"episodes": len(specs), "success_rate": successes / len(specs)}
 
 
-def distilled(model, recipe: Recipe, memory: Memory, config: DistillConfig) -> Actor:
+def distilled(
+    model, recipe: Recipe, memory: Memory, config: DistillConfig, world: object | None = None
+) -> Actor:
+    """An actor distilled from every planner decision in memory (with `world`'s symmetries)."""
     planned = make_agent(model, recipe).planned_model
     torch.manual_seed(0)
     actor = Actor(
         ActorConfig(embed_dim=recipe.model.encoder.embed_dim, action_dim=planned.action_dim)
     )
-    result = distill_actor(actor, planned, read_decisions(memory, "plan"), config, progress=True)
+    decisions = read_decisions(memory, "plan")
+    result = distill_actor(actor, planned, decisions, config, progress=True, world=world)
     print(f"distilled on {result.decisions} decisions: valid error {result.valid_loss:.4f}")
     return actor
 

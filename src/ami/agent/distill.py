@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from ami.errors import ShapeError
 from ami.experience._progress import progress_bar
 from ami.memory.decisions import Decisions
 from ami.planning.mpc import LatentModel
+from ami.worlds.symmetry import IDENTITY, map_action_blocks, moved_frames, symmetries_of
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,14 @@ def distill_actor(
     decisions: Decisions,
     config: DistillConfig = DistillConfig(),
     progress: bool = False,
+    world: object | None = None,
 ) -> DistillResult:
     """Train `actor` on `decisions` (the planner's); returns losses on the train and held-out sets.
+
+    With a `world` that declares symmetries (`ami.worlds.symmetry`; PushT), the actor also learns
+    from every training decision moved by each of them: the frame and the goal turned or mirrored,
+    the plan's actions mapped alike (a decision the planner would have made in the moved scene,
+    were it as equivariant as the world). The held-out decisions stay as they were.
 
     Args:
         actor: the actor to train (in place).
@@ -102,6 +110,7 @@ def distill_actor(
         decisions: the planner's decisions, with plans of at least `actor.config.chunk` steps.
         config: optimiser settings.
         progress: show a progress bar.
+        world: the world the decisions were taken in, for its symmetries (None: none used).
 
     Raises:
         ShapeError: the plans are shorter than the actor's chunk or of another action size.
@@ -121,6 +130,10 @@ def distill_actor(
     order = torch.randperm(len(z), generator=torch.Generator().manual_seed(config.seed))
     n_valid = int(round(config.valid_fraction * len(z))) if len(z) > 1 else 0
     valid, train = order[:n_valid], order[n_valid:]
+    if world is not None and symmetries_of(world):
+        z, goal, target, train = _with_symmetric_copies(
+            model, decisions, world, (z, goal, target), train, chunk
+        )
     optimiser = torch.optim.AdamW(
         actor.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -143,6 +156,38 @@ def distill_actor(
         else loss_value,
         seconds=time.perf_counter() - started,
     )
+
+
+def _with_symmetric_copies(
+    model: LatentModel,
+    decisions: Decisions,
+    world: Any,
+    data: tuple[Tensor, Tensor, Tensor],
+    train: Tensor,
+    chunk: int,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """`(z, goal, target)` extended by the training decisions under each symmetry of `world`.
+
+    Returns the extended `z [M, D]`, `goal [M, D]`, `target [M, chunk, A]` and the indices of
+    every training row (the originals' and their copies').
+    """
+    z, goal, target = data
+    rows = train.numpy()
+    parts_z, parts_goal, parts_target, indices = [z], [goal], [target], [train]
+    for symmetry in symmetries_of(world):
+        if symmetry == IDENTITY:
+            continue
+        matrix = torch.as_tensor(world.symmetric_actions(symmetry), dtype=target.dtype)
+        start = sum(len(part) for part in parts_z)
+        parts_z.append(
+            embed_frames(model, moved_frames(decisions.observations[rows], symmetry), z.device)
+        )
+        parts_goal.append(
+            embed_frames(model, moved_frames(decisions.goals[rows], symmetry), z.device)
+        )
+        parts_target.append(map_action_blocks(target[train], matrix.to(target.device)))
+        indices.append(torch.arange(start, start + len(rows)))
+    return torch.cat(parts_z), torch.cat(parts_goal), torch.cat(parts_target), torch.cat(indices)
 
 
 @contextmanager

@@ -13,36 +13,24 @@ under the sampler's generator.
 
 from __future__ import annotations
 
-from typing import Protocol
-
-import numpy as np
 import torch
 from torch import Tensor
 
-from ami.errors import ConfigError, ShapeError
+from ami.errors import ConfigError
 from ami.training.trainer import WindowSampler
-from ami.worlds.symmetry import SquareSymmetry
-
-
-class SymmetricWorld(Protocol):
-    """What the augmentation needs of a world: its symmetries and how each maps actions, states."""
-
-    plane_symmetries: tuple[SquareSymmetry, ...]
-
-    def symmetric_actions(self, symmetry: SquareSymmetry) -> np.ndarray:
-        """The linear map [A, A] of one env action."""
-        ...
-
-    def symmetric_states(self, symmetry: SquareSymmetry, states: np.ndarray) -> np.ndarray:
-        """True states [..., S] under the symmetry."""
-        ...
+from ami.worlds.symmetry import (
+    SquareSymmetry,
+    SymmetricWorld,
+    map_action_blocks,
+    symmetries_of,
+)
 
 
 class SymmetricWindows:
     """A window sampler whose every window is moved by a random symmetry of `world`."""
 
     def __init__(self, windows: WindowSampler, world: SymmetricWorld, name: str = "world") -> None:
-        symmetries = tuple(getattr(world, "plane_symmetries", ()))
+        symmetries = symmetries_of(world)
         if not symmetries:
             raise ConfigError(
                 f"TrainConfig.symmetries: {name} declares no symmetries to train on "
@@ -63,20 +51,11 @@ class SymmetricWindows:
             if symmetry == SquareSymmetry() or len(rows) == 0:
                 continue
             out["pixels"][rows] = symmetry.apply_to_pixels(batch["pixels"][rows])
-            out["actions"][rows] = self._map_actions(batch["actions"][rows], index)
+            out["actions"][rows] = map_action_blocks(
+                batch["actions"][rows], self._action_maps[index]
+            )
             if "states" in batch:
                 states = batch["states"][rows].numpy()
                 moved = self.world.symmetric_states(symmetry, states)
                 out["states"][rows] = torch.as_tensor(moved, dtype=batch["states"].dtype)
         return out
-
-    def _map_actions(self, actions: Tensor, index: int) -> Tensor:
-        """Action blocks `[n, T-1, k A]` (k env actions of size A) mapped by symmetry `index`."""
-        matrix = self._action_maps[index].to(actions.dtype)
-        size = matrix.shape[0]
-        if actions.shape[-1] % size != 0:
-            raise ShapeError(
-                f"action blocks of size {actions.shape[-1]} are not whole actions of size {size}"
-            )
-        blocks = actions.reshape(*actions.shape[:-1], -1, size)
-        return (blocks @ matrix.T).reshape(actions.shape)

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+import torch
 from torch import Tensor
+
+from ami.errors import ShapeError
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,43 @@ IDENTITY = SquareSymmetry()
 SQUARE_SYMMETRIES: tuple[SquareSymmetry, ...] = tuple(
     SquareSymmetry(t, x, y) for t in (False, True) for x in (False, True) for y in (False, True)
 )
+
+
+class SymmetricWorld(Protocol):
+    """A world with symmetries, and how each maps its actions and true states."""
+
+    plane_symmetries: tuple[SquareSymmetry, ...]
+
+    def symmetric_actions(self, symmetry: SquareSymmetry) -> np.ndarray:
+        """The linear map [A, A] of one env action."""
+        ...
+
+    def symmetric_states(self, symmetry: SquareSymmetry, states: np.ndarray) -> np.ndarray:
+        """True states [..., S] under the symmetry."""
+        ...
+
+
+def symmetries_of(world: object) -> tuple[SquareSymmetry, ...]:
+    """The symmetries `world` declares (none for most worlds)."""
+    return tuple(getattr(world, "plane_symmetries", ()))
+
+
+def map_action_blocks(actions: Tensor, matrix: Tensor) -> Tensor:
+    """Actions `[..., k A]` (blocks of k env actions of size A) mapped by `matrix [A, A]`.
+
+    Raises:
+        ShapeError: the last dimension is not a whole number of env actions.
+    """
+    size = matrix.shape[0]
+    if actions.shape[-1] % size != 0:
+        raise ShapeError(
+            f"action blocks of size {actions.shape[-1]} are not whole actions of size {size}"
+        )
+    blocks = actions.reshape(*actions.shape[:-1], -1, size)
+    return (blocks @ matrix.to(actions.dtype).T).reshape(actions.shape)
+
+
+def moved_frames(frames: np.ndarray, symmetry: SquareSymmetry) -> np.ndarray:
+    """Frames `uint8 [..., h, w, 3]` (channels last, as worlds render them) under `symmetry`."""
+    pixels = torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, -3)
+    return symmetry.apply_to_pixels(pixels).movedim(-3, -1).contiguous().numpy()
