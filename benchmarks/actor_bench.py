@@ -231,7 +231,10 @@ def distilled(
     )
     decisions = read_decisions(memory, "plan")
     result = distill_actor(actor, planned, decisions, config, progress=True, world=world)
-    print(f"distilled on {result.decisions} decisions: valid error {result.valid_loss:.4f}")
+    print(
+        f"distilled on {result.decisions} decisions ({result.training_rows} training rows with "
+        f"symmetric copies): valid error {result.valid_loss:.4f}"
+    )
     return actor
 
 

@@ -223,7 +223,11 @@ def test_an_actor_distilled_with_the_worlds_symmetries_acts_in_the_mirrored_half
     for name, world in (("plain", None), ("mirrored", _MirrorWorld())):
         torch.manual_seed(0)
         actor = Actor(ActorConfig(embed_dim=2, action_dim=2, chunk=2, hidden=64))
-        distill_actor(actor, model, left, DistillConfig(steps=1500, batch=128), world=world)
+        result = distill_actor(
+            actor, model, left, DistillConfig(steps=1500, batch=128), world=world
+        )
+        copies = 1 if world is None else 2
+        assert (result.decisions, result.training_rows) == (1500, copies * 1350)
         with torch.no_grad():
             z = model.encode(torch.from_numpy(right.observations).permute(0, 3, 1, 2)[:, None])
             g = model.encode(torch.from_numpy(right.goals).permute(0, 3, 1, 2)[:, None])

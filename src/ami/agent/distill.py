@@ -70,6 +70,7 @@ class DistillResult:
     """How the distillation went (losses are mean squared action errors)."""
 
     decisions: int
+    training_rows: int  # the training decisions and their symmetric copies
     steps: int
     train_loss: float
     valid_loss: float
@@ -148,7 +149,8 @@ def distill_actor(
             advance(1)
     actor.eval()
     return DistillResult(
-        decisions=len(z),
+        decisions=len(decisions),
+        training_rows=len(train),
         steps=config.steps,
         train_loss=_action_error(actor, z[train], goal[train], target[train]),
         valid_loss=_action_error(actor, z[valid], goal[valid], target[valid])
