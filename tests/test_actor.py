@@ -11,6 +11,7 @@ from ami.agent.distill import DistillConfig, calibrate_miss_threshold, distill_a
 from ami.errors import CheckpointError, ConfigError, ShapeError
 from ami.memory import Memory
 from ami.memory.decisions import Decisions, count_decisions, read_decisions, record_decision
+from ami.worlds.symmetry import IDENTITY, SquareSymmetry
 from fakes import LinearModel, LinearSystem
 
 
@@ -35,15 +36,28 @@ def toy_decisions(n: int, seed: int) -> Decisions:
     # what the pixels can carry: the quantised states
     starts = np.round((starts + 1) / 2 * 255) / 255 * 2 - 1
     goals = np.round((goals + 1) / 2 * 255) / 255 * 2 - 1
+    return planner_decisions(
+        np.stack([frame_of(s) for s in starts]),
+        np.stack([frame_of(g) for g in goals]),
+        np.stack([greedy_plan(s, g) for s, g in zip(starts, goals, strict=True)]),
+        rng.uniform(0, 1, n).astype(np.float32),
+    )
+
+
+def planner_decisions(
+    observations: np.ndarray, goals: np.ndarray, plans: np.ndarray, energies: np.ndarray
+) -> Decisions:
+    """Planner decisions of one episode, all at t = 0."""
+    n = len(observations)
     return Decisions(
         ids=np.arange(n),
         episodes=np.zeros(n, dtype=np.int64),
         t=np.zeros(n, dtype=np.int64),
         modes=("plan",) * n,
-        observations=np.stack([frame_of(s) for s in starts]),
-        goals=np.stack([frame_of(g) for g in goals]),
-        plans=np.stack([greedy_plan(s, g) for s, g in zip(starts, goals, strict=True)]),
-        energies=rng.uniform(0, 1, n).astype(np.float32),
+        observations=observations,
+        goals=goals,
+        plans=plans,
+        energies=energies,
     )
 
 
@@ -180,8 +194,6 @@ class _DotModel:
 class _MirrorWorld:
     """A world that is its own mirror image left to right (actions are plane displacements)."""
 
-    from ami.worlds.symmetry import IDENTITY, SquareSymmetry
-
     plane_symmetries = (IDENTITY, SquareSymmetry(mirror_x=True))
 
     def symmetric_actions(self, symmetry):
@@ -203,15 +215,11 @@ def _dot_decisions(n: int, seed: int, side: int) -> Decisions:
     if side > 0:
         starts, goals = starts * [-1, 1] + [15, 0], goals * [-1, 1] + [15, 0]
     centres = (starts + 0.5) / cells * 2 - 1, (goals + 0.5) / cells * 2 - 1
-    return Decisions(
-        ids=np.arange(n),
-        episodes=np.zeros(n, dtype=np.int64),
-        t=np.zeros(n, dtype=np.int64),
-        modes=("plan",) * n,
-        observations=np.stack([frame(s) for s in starts]),
-        goals=np.stack([frame(g) for g in goals]),
-        plans=np.stack([greedy_plan(centres[0][i], centres[1][i]) for i in range(n)]),
-        energies=np.zeros(n, dtype=np.float32),
+    return planner_decisions(
+        np.stack([frame(s) for s in starts]),
+        np.stack([frame(g) for g in goals]),
+        np.stack([greedy_plan(centres[0][i], centres[1][i]) for i in range(n)]),
+        np.zeros(n, dtype=np.float32),
     )
 
 
