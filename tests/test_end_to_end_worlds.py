@@ -55,17 +55,22 @@ def near_goals(world: str) -> EvalProtocol:
     )
 
 
+def _train_and_plan_near_goals(recipe, tmp_path: Path):
+    """Collect and train the recipe's tiny model, then plan on its world's near goals."""
+    data = run_collect(recipe.collect, tmp_path / "data.h5", progress=False)
+    model, _ = run_train(recipe, data, tmp_path / "run", torch.device("cpu"), progress=False)
+    return evaluate(
+        near_goals(recipe.collect.world),
+        make_agent(model, recipe),
+        progress=False,
+        world_overrides=world_settings(recipe),
+    )
+
+
 def test_push_t_tiny_run_plans_the_block_to_goals_more_often_than_random(tmp_path: Path) -> None:
     torch.manual_seed(0)
     recipe = tiny_recipe("push_t")
-    data = run_collect(recipe.collect, tmp_path / "data.h5", progress=False)
-    model, _ = run_train(recipe, data, tmp_path / "run", torch.device("cpu"), progress=False)
-    outcome = evaluate(
-        near_goals("push_t"),
-        make_agent(model, recipe),
-        progress=False,
-        world_overrides={"size": 32},
-    )
+    outcome = _train_and_plan_near_goals(recipe, tmp_path)
     # measured: 4 of 16 episodes (random: 1 of 16)
     assert outcome.success_rate >= outcome.random_success_rate + 0.125, outcome.as_dict()
 
@@ -82,13 +87,6 @@ def test_reacher_tiny_run_plans_the_arm_to_goal_configurations_more_often_than_r
         window=replace(recipe.window, length=4),
         model=replace(recipe.model, predictor=replace(recipe.model.predictor, history=3)),
     )
-    data = run_collect(recipe.collect, tmp_path / "data.h5", progress=False)
-    model, _ = run_train(recipe, data, tmp_path / "run", torch.device("cpu"), progress=False)
-    outcome = evaluate(
-        near_goals("reacher"),
-        make_agent(model, recipe),
-        progress=False,
-        world_overrides=world_settings(recipe),
-    )
+    outcome = _train_and_plan_near_goals(recipe, tmp_path)
     # measured: 7 of 16 episodes (random: 3 of 16; fingertip in the target: 14 of 16)
     assert outcome.success_rate >= outcome.random_success_rate + 0.125, outcome.as_dict()

@@ -133,7 +133,7 @@ def distill_actor(
     valid, train = order[:n_valid], order[n_valid:]
     if world is not None and symmetries_of(world):
         z, goal, target, train = _with_symmetric_copies(
-            model, decisions, world, (z, goal, target), train, chunk
+            model, decisions, world, (z, goal, target), train
         )
     optimiser = torch.optim.AdamW(
         actor.parameters(), lr=config.lr, weight_decay=config.weight_decay
@@ -166,7 +166,6 @@ def _with_symmetric_copies(
     world: Any,
     data: tuple[Tensor, Tensor, Tensor],
     train: Tensor,
-    chunk: int,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """`(z, goal, target)` extended by the training decisions under each symmetry of `world`.
 

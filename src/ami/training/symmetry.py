@@ -19,7 +19,7 @@ from torch import Tensor
 from ami.errors import ConfigError
 from ami.training.trainer import WindowSampler
 from ami.worlds.symmetry import (
-    SquareSymmetry,
+    IDENTITY,
     SymmetricWorld,
     map_action_blocks,
     symmetries_of,
@@ -48,7 +48,7 @@ class SymmetricWindows:
         out = {key: value.clone() for key, value in batch.items()}
         for index, symmetry in enumerate(self.symmetries):
             rows = torch.nonzero(chosen == index).flatten()
-            if symmetry == SquareSymmetry() or len(rows) == 0:
+            if symmetry == IDENTITY or len(rows) == 0:
                 continue
             out["pixels"][rows] = symmetry.apply_to_pixels(batch["pixels"][rows])
             out["actions"][rows] = map_action_blocks(
