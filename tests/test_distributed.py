@@ -154,6 +154,27 @@ def test_bf16_step_trains_and_keeps_float32_weights() -> None:
     assert parts["loss"] != fp32["loss"]
 
 
+@pytest.mark.slow
+def test_compiled_step_takes_the_eager_step() -> None:
+    """`compile=True` (the PushT recipe's) runs the whole loss through torch.compile: same step."""
+    config = TrainConfig(lr=CONFIG.lr, grad_clip=0.5, compile=True, sigreg=CONFIG.sigreg)
+    model = _model()
+    step = TrainStep(
+        model,
+        torch.optim.SGD(model.parameters(), lr=CONFIG.lr),
+        torch.Generator().manual_seed(1),
+        config,
+    )
+    parts = [step(pixels, actions, CONFIG.lr) for pixels, actions in _batches()]
+    eager = _run_steps(_model(), slice(None))
+    for compiled_parts, eager_parts in zip(parts, eager["parts"], strict=True):
+        assert compiled_parts.keys() == eager_parts.keys()
+        for name, value in eager_parts.items():
+            assert compiled_parts[name] == pytest.approx(value, rel=1e-4, abs=1e-6), name
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, eager["state"][name], rtol=1e-4, atol=1e-5)
+
+
 def _cli(args: list[str], torchrun: bool) -> str:
     launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={WORLD}"]
     command = [sys.executable, *(launcher if torchrun else []), "-m", "ami", "train", *args]

@@ -46,7 +46,7 @@ def jepa_loss(
     pixels: Tensor,
     actions: Tensor,
     config: ObjectiveConfig,
-) -> tuple[Tensor, dict[str, float]]:
+) -> tuple[Tensor, dict[str, Tensor]]:
     """Loss on one batch of windows.
 
     Args:
@@ -57,21 +57,29 @@ def jepa_loss(
         config: loss weights.
 
     Returns:
-        The scalar loss and its parts as floats (`loss`, `pred_loss`, `sigreg`, `rollout_loss`).
+        The scalar loss and its parts as detached scalar tensors (`loss`, `pred_loss`, `sigreg`,
+        `rollout_loss`; `loss_floats` reads them). They stay tensors so that `torch.compile`
+        captures the whole loss in one graph (`.item()` here would break it into pieces).
     """
     z = model.encode(pixels)
     target = z[:, 1:]
     pred_loss = F.mse_loss(model.predict(z[:, :-1], actions), target)
     regulariser = sigreg(z)
     loss = pred_loss + config.sigreg_weight * regulariser
-    parts = {"pred_loss": pred_loss.item(), "sigreg": regulariser.item()}
+    parts = {"pred_loss": pred_loss.detach(), "sigreg": regulariser.detach()}
     if config.rollout_weight > 0 and actions.shape[1] > 1:
         imagined = model.rollout(z[:, :1], actions)
         rollout_loss = F.mse_loss(imagined, target)
         loss = loss + config.rollout_weight * rollout_loss
-        parts["rollout_loss"] = rollout_loss.item()
-    parts["loss"] = loss.item()
+        parts["rollout_loss"] = rollout_loss.detach()
+    parts["loss"] = loss.detach()
     return loss, parts
+
+
+def loss_floats(parts: dict[str, Tensor]) -> dict[str, float]:
+    """`jepa_loss`'s parts as floats (one synchronisation for all of them)."""
+    values = torch.stack(list(parts.values())).float().tolist()
+    return dict(zip(parts, values, strict=True))
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from torch import Tensor
 from ami.device import precision_context
 from ami.model import SIGReg, WorldModel
 from ami.training.distributed import current_rank, data_parallel, mean_over_ranks, sync_batchnorm
-from ami.training.objective import ObjectiveConfig, jepa_loss
+from ami.training.objective import ObjectiveConfig, jepa_loss, loss_floats
 
 if TYPE_CHECKING:
     from ami.training.trainer import TrainConfig
@@ -41,7 +41,7 @@ class TrainStep:
             sync_batchnorm(model)
         sigreg = SeededSIGReg(SIGReg(config.sigreg).to(self.device), sigreg_generator)
         loss = data_parallel(_Loss(model, sigreg, config.objective), self.device)
-        self.loss: Callable[[Tensor, Tensor], tuple[Tensor, dict[str, float]]] = (
+        self.loss: Callable[[Tensor, Tensor], tuple[Tensor, dict[str, Tensor]]] = (
             torch.compile(loss) if config.compile else loss
         )
 
@@ -54,9 +54,10 @@ class TrainStep:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with precision_context(self.config.precision, self.device):
-            loss, parts = self.loss(pixels.to(self.device), actions.to(self.device))
+            loss, tensors = self.loss(pixels.to(self.device), actions.to(self.device))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        parts = loss_floats(tensors)
         if self.config.grad_clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
             parts["grad_norm"] = float(norm)
@@ -73,7 +74,7 @@ class _Loss(torch.nn.Module):
         super().__init__()
         self.model, self.sigreg, self.objective = model, sigreg, objective
 
-    def forward(self, pixels: Tensor, actions: Tensor) -> tuple[Tensor, dict[str, float]]:
+    def forward(self, pixels: Tensor, actions: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """`jepa_loss` of the batch: the scalar loss and its parts."""
         return jepa_loss(self.model, self.sigreg, pixels, actions, self.objective)
 

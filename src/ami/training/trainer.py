@@ -41,7 +41,7 @@ from ami.errors import CheckpointError, ConfigError
 from ami.files import atomic_path, atomic_write_bytes
 from ami.model import SIGReg, SIGRegConfig, WorldModel
 from ami.training.distributed import barrier, current_rank, step_generator
-from ami.training.objective import ObjectiveConfig, embedding_std, jepa_loss
+from ami.training.objective import ObjectiveConfig, embedding_std, jepa_loss, loss_floats
 from ami.training.schedule import warmup_cosine
 from ami.training.step import SeededSIGReg, TrainStep
 
@@ -265,7 +265,7 @@ def _validate(model: WorldModel, windows: WindowSampler, config: TrainConfig) ->
     pixels, actions = batch["pixels"].to(model.device), batch["actions"].to(model.device)
     directions = torch.Generator(device=model.device).manual_seed(config.seed + 2)
     _, parts = jepa_loss(model, SeededSIGReg(sigreg, directions), pixels, actions, config.objective)
-    result = {f"valid_{k}": v for k, v in parts.items()}
+    result = {f"valid_{k}": v for k, v in loss_floats(parts).items()}
     result["valid_embedding_std"] = embedding_std(model, pixels)
     model.train()
     return result
