@@ -35,7 +35,7 @@ bench: venv  ## Env steps/s, training frames/s (fp32/bf16/compile, 1 and 2 procs
 	$(PY) benchmarks/memory_bench.py
 	$(PY) benchmarks/worlds_bench.py
 
-bench-table: venv  ## World x solver table on the anchors' protocol (PushT, Reacher, TwoRoom) -> benchmarks/results/table.json (~1.8 h on 2 CPU cores: trains PushT for 11,000 steps (~50 min), Reacher for 4,000 (~13 min) and TwoRoom; models kept in bench-models/)
+bench-table: venv  ## World x solver table on the anchors' protocol (PushT, Reacher, TwoRoom) -> benchmarks/results/table.json (~2 h on 2 CPU cores: trains PushT for 22,000 steps in bf16 (~56 min), Reacher for 4,000 (~13 min) and TwoRoom; models kept in bench-models/)
 	$(PY) -m ami bench table --curve-points 2
 
 bench-maze: venv  ## Far goals in the Maze (hierarchical vs flat vs random, lava entries), then session reuse -> benchmarks/results/maze.json, session_reuse.json (~20 min)
