@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shlex
 import sys
 from pathlib import Path
@@ -33,10 +32,11 @@ from ami.pipeline import make_agent
 from ami.provenance import machine_facts
 from ami.recipes import load_recipe, world_settings
 from ami.worlds import make
+from ami.worlds.push_t import ARENA, PushTConfig, wrap_angle
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "push_t_failures.json"
-SUCCESS_DISTANCE, SUCCESS_ANGLE = 20.0, math.pi / 9
+SUCCESS_DISTANCE, SUCCESS_ANGLE = PushTConfig().success_distance, PushTConfig().success_angle
 
 
 def main() -> None:
@@ -80,8 +80,8 @@ def measure(run: Path, episodes: int) -> list[dict[str, Any]]:
         rows.append(
             {
                 "start_distance": float(np.hypot(*(start[2:4] - goal[:2]))),
-                "start_angle_error": _angle_gap(float(start[4]), float(goal[2])),
-                "final_distance": float(last["distance"]) * 512.0,
+                "start_angle_error": abs(wrap_angle(float(start[4]) - float(goal[2]))),
+                "final_distance": float(last["distance"]) * ARENA,
                 "final_angle_error": float(last["angle_error"]),
                 "success": bool(outcome.success),
             }
@@ -109,10 +109,6 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "median_start_distance": float(np.median([r["start_distance"] for r in rows])),
     }
-
-
-def _angle_gap(a: float, b: float) -> float:
-    return abs((a - b + math.pi) % (2 * math.pi) - math.pi)
 
 
 if __name__ == "__main__":
