@@ -15,6 +15,8 @@ from ami.errors import CheckpointError, ConfigError
 from ami.experience import WindowConfig, WindowDataset
 from ami.model import EncoderConfig, PredictorConfig, SIGRegConfig, WorldModel, WorldModelConfig
 from ami.training import ObjectiveConfig, TrainConfig, train
+from ami.training.batches import step_batches
+from ami.training.distributed import step_generator
 from ami.training.schedule import warmup_cosine
 from ami.training.trainer import CHECKPOINT_DIR, METRICS_FILE, TRAINER_STATE, recalibrate_batchnorm
 
@@ -215,6 +217,40 @@ def test_resumed_run_reaches_the_same_weights(tmp_path, windows):
         }
 
 
+def test_loader_workers_draw_the_very_batches_of_the_loop(tmp_path, windows):
+    serial = fresh_model()
+    train(serial, windows, None, train_config(steps=6), tmp_path / "serial", progress=False)
+    run = tmp_path / "workers"
+    config = train_config(steps=6, loader_workers=2)
+    with pytest.raises(Interrupt):  # resuming with workers starts their stream at the checkpoint
+        train(
+            fresh_model(), windows, None, config, run, progress=False, callbacks=[interrupt_at(5)]
+        )
+    with_workers = fresh_model(seed=9)
+    train(with_workers, windows, None, config, run, progress=False)
+    assert_same_weights(with_workers, serial)
+    assert weights_differ(with_workers, fresh_model())
+
+
+def test_step_batches_come_in_step_order_from_every_worker():
+    class StepNumbers:
+        def sample(self, batch_size, generator):
+            return {"draw": torch.randint(10**9, (batch_size,), generator=generator)}
+
+    def draws(workers):
+        batches = step_batches(StepNumbers(), 3, seed=1, rank=0, start=2, stop=9, workers=workers)
+        return [batch["draw"].tolist() for batch in batches]
+
+    expected = [
+        torch.randint(10**9, (3,), generator=step_generator(1, 0, step)).tolist()
+        for step in range(2, 9)
+    ]
+    assert draws(0) == expected
+    assert draws(3) == expected
+    with pytest.raises(ConfigError, match="workers"):
+        step_batches(StepNumbers(), 3, seed=1, rank=0, start=0, stop=2, workers=-1)
+
+
 def test_training_a_finished_run_again_does_nothing(tmp_path, windows):
     config = train_config(steps=4)
     model = fresh_model()
@@ -337,6 +373,7 @@ def test_recalibrate_batchnorm_repairs_corrupt_running_statistics(windows):
         {"warmup_steps": -1},
         {"grad_clip": -1.0},
         {"valid_every": -1},
+        {"loader_workers": -1},
         {"colour_shift": -0.1},
         {"colour_shift": 1.5},
     ],

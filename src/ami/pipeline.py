@@ -53,15 +53,18 @@ def run_train(
     device: torch.device,
     progress: bool = True,
     callbacks: Sequence[Callable[[WorldModel, int], None]] = (),
+    windows: WindowDataset | None = None,
 ) -> tuple[WorldModel, TrainResult]:
     """Train a world model on `data` (HDF5 experience or a memory file); writes the run folder.
 
     `callbacks` are called with `(model, step)` at every logged step (e.g. to evaluate the model
-    part-way through training). Under torchrun each rank trains on its own shard of the training
-    episodes and only rank 0 writes the run folder.
+    part-way through training). `windows`, when given, are `training_windows(recipe, data)`
+    already loaded (not loaded again). Under torchrun each rank trains on its own shard of the
+    training episodes and only rank 0 writes the run folder.
     """
     rank = current_rank()
-    windows = training_windows(recipe, data, progress=progress and rank.is_main)
+    if windows is None:
+        windows = training_windows(recipe, data, progress=progress and rank.is_main)
     train_windows, valid_windows = windows.split(recipe.valid_fraction, seed=recipe.train.seed)
     if rank.world_size > 1:
         train_windows = train_windows.shard(rank.rank, rank.world_size)

@@ -54,7 +54,10 @@ class TrainStep:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with precision_context(self.config.precision, self.device):
-            loss, tensors = self.loss(pixels.to(self.device), actions.to(self.device))
+            loss, tensors = self.loss(
+                pixels.to(self.device, non_blocking=True),
+                actions.to(self.device, non_blocking=True),
+            )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         parts = loss_floats(tensors)

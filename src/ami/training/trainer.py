@@ -40,6 +40,7 @@ from ami.device import PRECISIONS, precision_context
 from ami.errors import CheckpointError, ConfigError
 from ami.files import atomic_path, atomic_write_bytes
 from ami.model import SIGReg, SIGRegConfig, WorldModel
+from ami.training.batches import step_batches
 from ami.training.distributed import barrier, current_rank, step_generator
 from ami.training.objective import ObjectiveConfig, embedding_std, jepa_loss, loss_floats
 from ami.training.schedule import warmup_cosine
@@ -77,6 +78,8 @@ class TrainConfig:
         precision: "fp32", or "bf16" (bfloat16 autocast of the forward pass; weights, gradients,
             optimiser and SIGReg stay float32).
         compile: run the loss through `torch.compile` (the first steps pay for compilation).
+        loader_workers: processes drawing the batches ahead of the step (0: drawn in the loop);
+            the batches, hence the run, are the same with any number (`ami.training.batches`).
         colour_shift: share of training windows whose hue turns part-way
             (`ami.training.colour_shift`), so the encoder learns to ignore colour (0: none).
         symmetries: train on every window moved by a random symmetry of the world (quarter
@@ -97,6 +100,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     precision: str = "fp32"
     compile: bool = False
+    loader_workers: int = 0
     colour_shift: float = 0.0
     symmetries: bool = False
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
@@ -105,7 +109,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "lr", "log_every", "checkpoint_every"):
             require_positive("TrainConfig", name, getattr(self, name))
-        for name in ("weight_decay", "warmup_steps", "grad_clip", "valid_every"):
+        for name in ("weight_decay", "warmup_steps", "grad_clip", "valid_every", "loader_workers"):
             require_non_negative("TrainConfig", name, getattr(self, name))
         require_choice("TrainConfig", "precision", self.precision, PRECISIONS)
         require_in_range("TrainConfig", "colour_shift", self.colour_shift, 0.0, 1.0)
@@ -173,10 +177,17 @@ def train(
         _metrics_log(run_dir, rank.is_main) as log,
     ):
         task = bar.add_task("training", total=config.steps, completed=start, loss=float("nan"))
-        for index in range(start, config.steps):
-            batch = train_windows.sample(
-                config.batch_size, step_generator(config.seed, rank.rank, index)
-            )
+        batches = step_batches(
+            train_windows,
+            config.batch_size,
+            config.seed,
+            rank.rank,
+            start,
+            config.steps,
+            workers=config.loader_workers,
+            pin_memory=device.type == "cuda",
+        )
+        for index, batch in enumerate(batches, start=start):
             frames = batch["pixels"].shape[0] * batch["pixels"].shape[1] * rank.world_size
             lr = config.lr * warmup_cosine(index, config.steps, config.warmup_steps)
             parts = step(batch["pixels"], batch["actions"], lr)
