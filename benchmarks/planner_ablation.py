@@ -7,7 +7,8 @@ benchmarks/results/planner_ablation.json; with `--world push_t|reacher` the benc
 model of that world (bench-models/WORLD/run) on its anchor protocol, written to
 benchmarks/results/planner_ablation_WORLD.json. `--family budget` compares CEM searches instead:
 a shorter horizon and a larger search (samples x iterations)
-(planner_ablation_WORLD_budget.json).
+(planner_ablation_WORLD_budget.json); `--family search` keeps the recipe's horizon and widens the
+search: more samples, more iterations, a longer horizon (planner_ablation_WORLD_search.json).
 
     python benchmarks/planner_ablation.py --model ami-demo/run/checkpoint
     python benchmarks/planner_ablation.py --world reacher
@@ -46,10 +47,11 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument(
         "--family",
-        choices=["cost", "budget"],
+        choices=["cost", "budget", "search"],
         default="cost",
         help="cost: how the energy is reduced over the horizon, held or free block actions; "
-        "budget: CEM's horizon, samples and iterations, and bf16 rollouts (file *_budget.json)",
+        "budget: CEM's horizon, samples and iterations, and bf16 rollouts (file *_budget.json); "
+        "search: a wider CEM search at the recipe's horizon, or a longer one (*_search.json)",
     )
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -64,9 +66,10 @@ def main() -> None:
         protocol = protocol_by_name("anchor", args.episodes, args.world)
         out = f"planner_ablation_{args.world}.json"
     model = WorldModel.load(args.model)
-    variants = (budget_variants if args.family == "budget" else cost_variants)(recipe.planner)
-    if args.family == "budget":
-        out = out.replace(".json", "_budget.json")
+    families = {"cost": cost_variants, "budget": budget_variants, "search": search_variants}
+    variants = families[args.family](recipe.planner)
+    if args.family != "cost":
+        out = out.replace(".json", f"_{args.family}.json")
     rows = {}
     for name, variant in variants.items():
         started = time.perf_counter()
@@ -121,21 +124,37 @@ def budget_variants(planner: PlannerConfig) -> dict[str, PlannerConfig]:
     under bf16 autocast, beside a training job, against table.json's 0.56 s in fp32.)
     """
 
-    def cem(horizon: int, samples: int, iterations: int) -> PlannerConfig:
-        cem = replace(
-            planner.solver.cem, samples=samples, elites=samples // 10, iterations=iterations
-        )
-        return replace(
-            planner,
-            solver=replace(planner.solver, name="cem", cem=cem),
-            mpc=replace(planner.mpc, horizon=horizon),
-        )
-
     c = planner.solver.cem
     return {
-        f"cem {c.samples}x{c.iterations}, H5": cem(5, c.samples, c.iterations),
-        "cem 300x10, H5": cem(5, 300, 10),
+        f"cem {c.samples}x{c.iterations}, H5": _cem(planner, 5, c.samples, c.iterations),
+        "cem 300x10, H5": _cem(planner, 5, 300, 10),
     }
+
+
+def search_variants(planner: PlannerConfig) -> dict[str, PlannerConfig]:
+    """CEM searching wider (2x samples, 2x iterations) or further (1.5x horizon) than the recipe."""
+    c, horizon = planner.solver.cem, planner.mpc.horizon
+    return {
+        f"cem {2 * c.samples}x{c.iterations}, H{horizon}": _cem(
+            planner, horizon, 2 * c.samples, c.iterations
+        ),
+        f"cem {c.samples}x{2 * c.iterations}, H{horizon}": _cem(
+            planner, horizon, c.samples, 2 * c.iterations
+        ),
+        f"cem {c.samples}x{c.iterations}, H{horizon * 3 // 2}": _cem(
+            planner, horizon * 3 // 2, c.samples, c.iterations
+        ),
+    }
+
+
+def _cem(planner: PlannerConfig, horizon: int, samples: int, iterations: int) -> PlannerConfig:
+    """`planner` with CEM of `samples` x `iterations` (a tenth as elites) over `horizon` steps."""
+    cem = replace(planner.solver.cem, samples=samples, elites=samples // 10, iterations=iterations)
+    return replace(
+        planner,
+        solver=replace(planner.solver, name="cem", cem=cem),
+        mpc=replace(planner.mpc, horizon=horizon),
+    )
 
 
 if __name__ == "__main__":

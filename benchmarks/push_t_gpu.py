@@ -12,6 +12,10 @@ device tool returns files of at most 16 MB; `cat model.safetensors.part* > model
     python benchmarks/push_t_gpu.py --device cuda --out "$OUT" --workers 15 \\
         --batch-size 256 --train-seconds 240 --deadline-seconds 560
 
+The batch is the recipe's (64) unless `--batch-size` says otherwise. A larger batch is not a free
+speed-up: SIGReg's statistic grows with the batch, so the regulariser weighs more against
+prediction (the README's GPU paragraph: 256 windows per step learnt less per step than 64).
+
 On a CPU, with a small collection, it checks itself end to end in a minute:
 
     python benchmarks/push_t_gpu.py --device cpu --out /tmp/gpu-check --episodes 40 \\
