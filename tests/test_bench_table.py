@@ -132,3 +132,5 @@ def test_a_model_is_reused_across_new_defaulted_fields_and_other_planners():
     stored["train"]["steps"] -= 1
     planner = replace(REACHER.planner, cost=replace(REACHER.planner.cost, reduce="sum"))
     assert _same_recipe(stored, replace(REACHER, planner=planner, eval_episodes=7))  # same model
+    drawn_ahead = replace(REACHER, train=replace(REACHER.train, loader_workers=4))
+    assert _same_recipe(stored, drawn_ahead)  # the same batches, so the same model

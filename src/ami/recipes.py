@@ -236,7 +236,12 @@ MODEL_PARTS = ("collect", "window", "model", "train", "valid_fraction")
 
 
 def trains_the_same_model(a: Recipe, b: Recipe) -> bool:
-    """Whether `a` and `b` train the same model (they may plan or evaluate differently)."""
+    """Whether `a` and `b` train the same model (they may plan or evaluate differently).
+
+    How many processes draw the batches (`TrainConfig.loader_workers`) does not count: the
+    batches are the same with any number.
+    """
+    a = replace(a, train=replace(a.train, loader_workers=b.train.loader_workers))
     return all(getattr(a, part) == getattr(b, part) for part in MODEL_PARTS)
 
 
