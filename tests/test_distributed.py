@@ -136,6 +136,25 @@ def test_train_config_rejects_bad_precision_and_compile(changes: dict) -> None:
         TrainConfig(**changes)
 
 
+def test_compile_without_a_compiler_is_a_one_line_config_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """torch.compile would die in the first step, deep inside torch; the step says why at once."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no g++, clang++ or c++
+    monkeypatch.delenv("CXX", raising=False)
+    model = _model()
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+    config = TrainConfig(compile=True, sigreg=CONFIG.sigreg)
+    with pytest.raises(ConfigError, match=r"compiler \(g\+\+ or clang\+\+ or c\+\+\)"):
+        TrainStep(model, optimiser, torch.Generator(), config)
+    monkeypatch.setenv("CXX", f"{sys.executable} -O2")  # CXX names the compiler (and its flags)
+    TrainStep(model, optimiser, torch.Generator(), config)
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    with pytest.raises(ConfigError, match="no-such-compiler"):
+        TrainStep(model, optimiser, torch.Generator(), config)
+    TrainStep(model, optimiser, torch.Generator(), TrainConfig(sigreg=CONFIG.sigreg))  # eager
+
+
 def test_bf16_step_trains_and_keeps_float32_weights() -> None:
     model = _model()
     config = TrainConfig(lr=1e-2, precision="bf16", sigreg=SIGRegConfig(num_directions=16))

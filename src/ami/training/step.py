@@ -10,6 +10,8 @@ averaged over ranks.
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ami.device import precision_context
+from ami.errors import ConfigError
 from ami.model import SIGReg, WorldModel
 from ami.training.distributed import current_rank, data_parallel, mean_over_ranks, sync_batchnorm
 from ami.training.objective import ObjectiveConfig, jepa_loss, loss_floats
@@ -37,6 +40,8 @@ class TrainStep:
     ) -> None:
         self.model, self.optimizer, self.config = model, optimizer, config
         self.device = model.device
+        if config.compile:
+            require_compiler(self.device)
         if current_rank().world_size > 1:
             sync_batchnorm(model)
         sigreg = SeededSIGReg(SIGReg(config.sigreg).to(self.device), sigreg_generator)
@@ -66,6 +71,30 @@ class TrainStep:
             parts["grad_norm"] = float(norm)
         self.optimizer.step()
         return mean_over_ranks(parts, self.device)
+
+
+def require_compiler(device: torch.device) -> None:
+    """Fail at once, in one line, where `torch.compile` would fail deep in its first step.
+
+    `torch.compile` turns the loss into C++ on the CPU (and builds Triton's launchers with a C
+    compiler on a GPU) when the first step runs; without a compiler that step dies in a long
+    traceback from inside torch.
+
+    Raises:
+        ConfigError: no compiler named by `CXX` / `CC` or found on the PATH.
+    """
+    variable, candidates = (
+        ("CXX", ("g++", "clang++", "c++"))
+        if device.type == "cpu"
+        else ("CC", ("gcc", "clang", "cc"))
+    )
+    named = os.environ.get(variable, "").split()
+    wanted = named[:1] or list(candidates)
+    if not any(shutil.which(name) for name in wanted):
+        raise ConfigError(
+            f"TrainConfig.compile needs a compiler ({' or '.join(wanted)}) for torch.compile on "
+            f"{device.type}, and none was found: install one, or train with compile false"
+        )
 
 
 class _Loss(torch.nn.Module):
