@@ -156,36 +156,28 @@ def measure(world: str, models: Path, dagger_rounds: int = 3) -> dict[str, Any]:
         unmirrored = distilled(model, recipe, memory, DISTILL) if symmetric else None
         threshold = calibrate_miss_threshold(decisions, MISS_QUANTILE)
         counts = count_decisions(memory)
+    actors = {"act": actor, "act_refine_0.01": previous, "act_distill_only": distill_only}
+    if unmirrored is not None:
+        actors["act_without_symmetries"] = unmirrored
+
+    def alone(each: Actor, episodes: EvalProtocol, specs: list) -> dict[str, Any]:
+        return evaluate(TwoModeAgent(planner, each, ModeConfig("act")), env, specs, episodes)
+
     specs = episode_specs(protocol, env)
     results = {
         "plan": evaluate(TwoModeAgent(planner, None, ModeConfig("plan")), env, specs, protocol),
-        "act": evaluate(TwoModeAgent(planner, actor, ModeConfig("act")), env, specs, protocol),
         "auto": evaluate(
             TwoModeAgent(planner, actor, ModeConfig("auto", miss_threshold=threshold)),
             env,
             specs,
             protocol,
         ),
-        "act_distill_only": evaluate(
-            TwoModeAgent(planner, distill_only, ModeConfig("act")), env, specs, protocol
-        ),
+        **{name: alone(each, protocol, specs) for name, each in actors.items()},
     }
-    actors = {"act": actor, "act_refine_0.01": previous, "act_distill_only": distill_only}
-    results["act_refine_0.01"] = evaluate(
-        TwoModeAgent(planner, previous, ModeConfig("act")), env, specs, protocol
-    )
-    if unmirrored is not None:
-        actors["act_without_symmetries"] = unmirrored
-        results["act_without_symmetries"] = evaluate(
-            TwoModeAgent(planner, unmirrored, ModeConfig("act")), env, specs, protocol
-        )
     check = protocol_by_name("anchor", ACTOR_CHECK_EPISODES, world)
     check_specs = episode_specs(check, env)
     actors_on_more_episodes = {
-        name: evaluate(TwoModeAgent(planner, each, ModeConfig("act")), env, check_specs, check)[
-            "success_rate"
-        ]
-        for name, each in actors.items()
+        name: alone(each, check, check_specs)["success_rate"] for name, each in actors.items()
     }
     planner_ms, actor_ms = results["plan"]["ms_per_decision"], results["act"]["ms_per_decision"]
     return {
