@@ -14,21 +14,7 @@ from ami.config import config_to_dict
 from ami.experience import Episode, collect_to_file, write_dataset
 from ami.model import WorldModel
 from ami.recipes import TINY, save_recipe
-
-
-def ami(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ami", *args], capture_output=True, text=True, cwd=cwd, timeout=300
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+from cli_run import ami, assert_one_line_error
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +173,6 @@ def test_unknown_solver(tmp_path: Path) -> None:
 
 def test_a_misspelt_option_is_one_usage_line_not_a_traceback():
     import subprocess
-    import sys
 
     done = subprocess.run(
         [sys.executable, "-m", "ami", "train", "--presett", "demo"],
