@@ -1,9 +1,19 @@
-"""Device, precision and seed choice: `--device auto` picks CUDA, then MPS, then the CPU."""
+"""Device, precision and seed choice: `--device auto` picks CUDA, then MPS, then the CPU.
+
+Precision `auto` picks bfloat16 only where the device computes it natively (a CUDA device with
+bf16, a CPU with AVX512-BF16 or AMX tiles); elsewhere float32. A CPU without them (AVX2 only:
+many laptops and servers) emulates bfloat16 matrix products far slower than float32 ones
+(benchmarks/precision.py measures both on the machine at hand).
+"""
 
 from __future__ import annotations
 
+import functools
+import platform
 import random
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,21 +54,77 @@ def seed_everything(seed: int) -> torch.Generator:
     return generator
 
 
-PRECISIONS = ("fp32", "bf16")
-"""Arithmetic precisions of the forward passes: float32, or bfloat16 autocast."""
+PRECISIONS = ("auto", "fp32", "bf16")
+"""Arithmetic precisions of the forward passes: the device's best (`resolve_precision`),
+float32, or bfloat16 autocast."""
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bfloat16 matrix products natively (faster than float32)."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        return bool(cpu_facts()["cpu_bf16_native"])
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """`precision` as run on `device`: "auto" becomes "bf16" where it is native, else "fp32".
+
+    Raises:
+        ConfigError: unknown precision.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
+
+
+@functools.cache
+def cpu_facts() -> dict[str, Any]:
+    """The CPU's model name, torch's vector capability and its native bfloat16 support.
+
+    `cpu_capability` is ATen's kernel level (`DEFAULT`, `AVX2`, `AVX512`, ...); bfloat16 is native
+    with AVX512-BF16 or AMX tiles (x86, as torch reports them) or the `bf16` feature of an Arm CPU.
+    """
+    flags = _cpuinfo_field("flags") or _cpuinfo_field("Features") or ""
+    x86_bf16 = any(
+        bool(getattr(torch.cpu, name, lambda: False)())
+        for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    )
+    return {
+        "cpu_model": _cpuinfo_field("model name") or platform.processor() or platform.machine(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_bf16_native": x86_bf16 or "bf16" in flags.split(),
+        "cpu_amx": "amx_tile" in flags.split(),
+    }
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    """The first value of `name` in /proc/cpuinfo (None off Linux or where it is absent)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return None
 
 
 def precision_context(precision: str, device: torch.device) -> AbstractContextManager[object]:
     """A context that runs the forward pass in `precision` on `device` (a fresh one per use).
 
     "bf16" is `torch.autocast` to bfloat16: matrix products and convolutions in bfloat16,
-    reductions and losses in float32; parameters and gradients stay float32.
+    reductions and losses in float32; parameters and gradients stay float32. "auto" is
+    `resolve_precision`'s choice for the device.
 
     Raises:
         ConfigError: unknown precision, or bf16 on a device without bfloat16 autocast.
     """
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    precision = resolve_precision(precision, device)
     if precision == "fp32":
         return nullcontext()
     if device.type not in ("cpu", "cuda"):

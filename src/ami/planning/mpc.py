@@ -9,7 +9,7 @@ model-level actions of size `model.action_dim = k * A`; splitting them is the ag
 Speed: a solver scores all its candidates in one batched objective call, so one plan is
 `iterations` calls of `model.rollout` on `[N, H, A]`; the sampling solvers run under
 `torch.inference_mode`, each plan is warm-started from the previous one shifted by `execute`
-steps, and `precision="bf16"` runs the rollouts under bfloat16 autocast (energies stay float32).
+steps, and precision "bf16" runs the rollouts under bfloat16 autocast (energies stay float32).
 """
 
 from __future__ import annotations
@@ -60,13 +60,14 @@ class MPCConfig:
         horizon: model steps `H` planned ahead.
         execute: model steps executed from each plan before replanning (`1 <= execute <= H`).
         seed: seed of the solver's generator; `reset` reseeds, so episodes are reproducible.
-        precision: "fp32", or "bf16" (the imagined rollouts under bfloat16 autocast).
+        precision: "auto" (bf16 where the device computes it natively, else fp32), "fp32", or
+            "bf16" (the imagined rollouts under bfloat16 autocast).
     """
 
     horizon: int = 8
     execute: int = 1
     seed: int = 0
-    precision: str = "fp32"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         require_positive("MPCConfig", "horizon", self.horizon)

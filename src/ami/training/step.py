@@ -40,14 +40,13 @@ class TrainStep:
     ) -> None:
         self.model, self.optimizer, self.config = model, optimizer, config
         self.device = model.device
-        if config.compile:
-            require_compiler(self.device)
+        compiled = resolve_compile(config.compile, self.device)
         if current_rank().world_size > 1:
             sync_batchnorm(model)
         sigreg = SeededSIGReg(SIGReg(config.sigreg).to(self.device), sigreg_generator)
         loss = data_parallel(_Loss(model, sigreg, config.objective), self.device)
         self.loss: Callable[[Tensor, Tensor], tuple[Tensor, dict[str, Tensor]]] = (
-            torch.compile(loss) if config.compile else loss
+            torch.compile(loss) if compiled else loss
         )
 
     def __call__(self, pixels: Tensor, actions: Tensor, lr: float) -> dict[str, float]:
@@ -73,6 +72,37 @@ class TrainStep:
         return mean_over_ranks(parts, self.device)
 
 
+def resolve_compile(setting: bool | str, device: torch.device) -> bool:
+    """Whether the loss runs through `torch.compile`: `setting`, or for "auto" the device's best.
+
+    "auto" compiles where inductor finds its compiler (`has_compiler`): measured faster than
+    eager on every device measured (`benchmarks/precision.py`); without a compiler it trains
+    eagerly. `True` without a compiler is a `ConfigError` (`require_compiler`).
+    """
+    if setting == "auto":
+        return device.type in ("cpu", "cuda") and has_compiler(device)
+    if setting is True:
+        require_compiler(device)
+    return bool(setting)
+
+
+def has_compiler(device: torch.device) -> bool:
+    """Whether the compiler inductor calls on `device` is named by `CXX` / `CC` or on the PATH."""
+    return not _missing_compilers(device)
+
+
+def _missing_compilers(device: torch.device) -> list[str]:
+    """The compilers inductor would look for on `device`, if none of them is found, else []."""
+    variable, candidates = (
+        ("CXX", ("g++", "clang++", "c++"))
+        if device.type == "cpu"
+        else ("CC", ("gcc", "clang", "cc"))
+    )
+    named = os.environ.get(variable, "").split()
+    wanted = named[:1] or list(candidates)
+    return [] if any(shutil.which(name) for name in wanted) else wanted
+
+
 def require_compiler(device: torch.device) -> None:
     """Fail at once, in one line, where `torch.compile` would fail deep in its first step.
 
@@ -83,14 +113,8 @@ def require_compiler(device: torch.device) -> None:
     Raises:
         ConfigError: no compiler named by `CXX` / `CC` or found on the PATH.
     """
-    variable, candidates = (
-        ("CXX", ("g++", "clang++", "c++"))
-        if device.type == "cpu"
-        else ("CC", ("gcc", "clang", "cc"))
-    )
-    named = os.environ.get(variable, "").split()
-    wanted = named[:1] or list(candidates)
-    if not any(shutil.which(name) for name in wanted):
+    wanted = _missing_compilers(device)
+    if wanted:
         raise ConfigError(
             f"TrainConfig.compile needs a compiler ({' or '.join(wanted)}) for torch.compile on "
             f"{device.type}, and none was found: install one, or train with compile false"

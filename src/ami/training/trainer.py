@@ -75,9 +75,11 @@ class TrainConfig:
         log_every: steps between metric lines.
         valid_every: steps between validation measurements (0 disables).
         checkpoint_every: steps between checkpoints (the last step is always saved).
-        precision: "fp32", or "bf16" (bfloat16 autocast of the forward pass; weights, gradients,
-            optimiser and SIGReg stay float32).
-        compile: run the loss through `torch.compile` (the first steps pay for compilation).
+        precision: "auto" (bf16 where the device computes it natively, else fp32:
+            `ami.device.resolve_precision`), "fp32", or "bf16" (bfloat16 autocast of the forward
+            pass; weights, gradients, optimiser and SIGReg stay float32).
+        compile: run the loss through `torch.compile` (the first steps pay for compilation);
+            "auto" where a compiler for it is found (`ami.training.step.resolve_compile`).
         loader_workers: processes drawing the batches ahead of the step (0: drawn in the loop);
             the batches, hence the run, are the same with any number (`ami.training.batches`).
         colour_shift: share of training windows whose hue turns part-way
@@ -98,8 +100,8 @@ class TrainConfig:
     log_every: int = 25
     valid_every: int = 250
     checkpoint_every: int = 500
-    precision: str = "fp32"
-    compile: bool = False
+    precision: str = "auto"
+    compile: bool | str = False
     loader_workers: int = 0
     colour_shift: float = 0.0
     symmetries: bool = False
@@ -113,11 +115,14 @@ class TrainConfig:
             require_non_negative("TrainConfig", name, getattr(self, name))
         require_choice("TrainConfig", "precision", self.precision, PRECISIONS)
         require_in_range("TrainConfig", "colour_shift", self.colour_shift, 0.0, 1.0)
-        for name in ("compile", "symmetries"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(
-                    f"TrainConfig.{name} must be true or false, got {getattr(self, name)!r}"
-                )
+        if self.compile != "auto" and not isinstance(self.compile, bool):
+            raise ConfigError(
+                f"TrainConfig.compile must be true, false or auto, got {self.compile!r}"
+            )
+        if not isinstance(self.symmetries, bool):
+            raise ConfigError(
+                f"TrainConfig.symmetries must be true or false, got {self.symmetries!r}"
+            )
 
 
 @dataclass(frozen=True)
