@@ -29,17 +29,20 @@ def tiny_recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_recipe(TINY, tmp_path_factory.mktemp("recipe") / "recipe.json")
 
 
+@pytest.mark.reliability("cli")
 def test_unknown_world(tmp_path: Path) -> None:
     result = ami("collect", "--world", "three_room", "--out", str(tmp_path / "x.h5"))
     assert_one_line_error(result, "three_room", "two_room")
     assert not (tmp_path / "x.h5").exists()
 
 
+@pytest.mark.reliability("cli")
 def test_non_positive_episodes(tmp_path: Path) -> None:
     result = ami("collect", "--episodes", "0", "--out", str(tmp_path / "x.h5"))
     assert_one_line_error(result, "episodes", "0")
 
 
+@pytest.mark.reliability("cli")
 def test_non_positive_eval_episodes(tmp_path: Path) -> None:
     result = ami("eval", "--model", str(tmp_path), "--out", str(tmp_path), "--episodes", "-3")
     assert_one_line_error(result, "episodes")
@@ -57,10 +60,12 @@ def train_with(tmp_path: Path, data: Path, change=None) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.reliability("datasets")
 def test_missing_dataset(tmp_path: Path) -> None:
     assert_one_line_error(train_with(tmp_path, tmp_path / "nope.h5"), "not found", "nope.h5")
 
 
+@pytest.mark.reliability("datasets")
 def test_corrupt_dataset(tmp_path: Path, tiny_data: Path) -> None:
     broken = tmp_path / "broken.h5"
     data = tiny_data.read_bytes()
@@ -68,6 +73,7 @@ def test_corrupt_dataset(tmp_path: Path, tiny_data: Path) -> None:
     assert_one_line_error(train_with(tmp_path, broken), "broken.h5")
 
 
+@pytest.mark.reliability("datasets")
 def test_window_longer_than_episodes(tmp_path: Path, tiny_data: Path) -> None:
     def change(recipe: dict) -> None:
         recipe["window"]["length"] = 40  # 40 model steps of 2 env steps > 41-frame episodes
@@ -75,6 +81,7 @@ def test_window_longer_than_episodes(tmp_path: Path, tiny_data: Path) -> None:
     assert_one_line_error(train_with(tmp_path, tiny_data, change), "window of 40 steps")
 
 
+@pytest.mark.reliability("datasets")
 def test_dataset_action_size_differs_from_model(tmp_path: Path, tiny_data: Path) -> None:
     def change(recipe: dict) -> None:
         recipe["model"]["predictor"]["action_dim"] = 6  # 3-D env actions x frameskip 2
@@ -83,6 +90,7 @@ def test_dataset_action_size_differs_from_model(tmp_path: Path, tiny_data: Path)
     assert_one_line_error(result, "actions of size 2", "expects 3")
 
 
+@pytest.mark.reliability("datasets")
 def test_dataset_action_size_differs_from_world(tmp_path: Path) -> None:
     frames = np.zeros((11, 32, 32, 3), np.uint8)
     episode = Episode(frames, np.zeros((10, 3), np.float32), np.zeros((11, 2), np.float32))
@@ -91,6 +99,7 @@ def test_dataset_action_size_differs_from_world(tmp_path: Path) -> None:
     assert_one_line_error(result, "actions of size 3", "world 'two_room' has actions of size 2")
 
 
+@pytest.mark.reliability("recipes")
 def test_bad_config_value(tmp_path: Path, tiny_data: Path) -> None:
     def change(recipe: dict) -> None:
         recipe["planner"]["solver"]["cem"]["elites"] = 1000
@@ -98,6 +107,7 @@ def test_bad_config_value(tmp_path: Path, tiny_data: Path) -> None:
     assert_one_line_error(train_with(tmp_path, tiny_data, change), "elites")
 
 
+@pytest.mark.reliability("recipes")
 def test_unknown_recipe_key(tmp_path: Path, tiny_data: Path) -> None:
     def change(recipe: dict) -> None:
         recipe["train"]["stepz"] = 5
@@ -105,11 +115,13 @@ def test_unknown_recipe_key(tmp_path: Path, tiny_data: Path) -> None:
     assert_one_line_error(train_with(tmp_path, tiny_data, change), "stepz")
 
 
+@pytest.mark.reliability("checkpoints")
 def test_missing_checkpoint(tmp_path: Path) -> None:
     result = ami("eval", "--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"))
     assert_one_line_error(result, "not found")
 
 
+@pytest.mark.reliability("checkpoints")
 def test_checkpoint_that_does_not_match_its_config(tmp_path: Path) -> None:
     model = WorldModel(TINY.model)
     model.save(tmp_path / "a")
@@ -121,6 +133,7 @@ def test_checkpoint_that_does_not_match_its_config(tmp_path: Path) -> None:
     assert_one_line_error(result, "does not match its config")
 
 
+@pytest.mark.reliability("cli")
 def test_unknown_device(tmp_path: Path, tiny_data: Path, tiny_recipe: Path) -> None:
     result = ami(
         "train",
@@ -166,11 +179,13 @@ def test_collect_writes_a_dataset(tmp_path: Path) -> None:
         assert dataset.image_size == 32
 
 
+@pytest.mark.reliability("cli")
 def test_unknown_solver(tmp_path: Path) -> None:
     result = ami("eval", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--solver", "ceem")
     assert_one_line_error(result, "SolverConfig.name", "'ceem'", "mppi")
 
 
+@pytest.mark.reliability("cli")
 def test_a_misspelt_option_is_one_usage_line_not_a_traceback():
     import subprocess
 

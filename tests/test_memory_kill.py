@@ -32,6 +32,7 @@ WRITER = textwrap.dedent(
 
 
 @pytest.mark.slow
+@pytest.mark.reliability("memory")
 @pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
 def test_sigkill_in_heavy_writing_loses_nothing_committed(tmp_path: Path, synchronous: str) -> None:
     path = tmp_path / "killed.db"
