@@ -276,11 +276,37 @@ def save_recipe(recipe: Recipe, path: Path) -> Path:
 
 
 def load_recipe(path: Path) -> Recipe:
-    """Read a recipe JSON file; unknown keys and bad values are `ConfigError`s."""
-    if not Path(path).is_file():
+    """Read a recipe JSON file.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, not UTF-8 JSON (or nested too deeply),
+            not a JSON object, has unknown keys or ill-typed or bad values; the message names
+            the file and the field.
+    """
+    path = Path(path)
+    if not path.is_file():
         raise ConfigError(f"recipe file not found: {path}")
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"recipe file {path} cannot be read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"recipe file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON"
+        ) from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"recipe file {path} is not valid JSON: {exc.msg}") from exc
-    return config_from_dict(Recipe, data)
+        raise ConfigError(
+            f"recipe file {path} is not valid JSON: {exc.msg} (line {exc.lineno}, column "
+            f"{exc.colno})"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"recipe file {path} is nested too deeply to be a recipe") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"recipe file {path} must hold a JSON object of recipe fields, got a "
+            f"{type(data).__name__}"
+        )
+    try:
+        return config_from_dict(Recipe, data)
+    except ConfigError as exc:
+        raise ConfigError(f"recipe file {path}: {exc}") from None
