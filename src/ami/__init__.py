@@ -24,7 +24,7 @@ Machine and errors
     `resolve_device(spec)` ("auto": CUDA, then MPS, then the CPU), `seed_everything(seed)`,
     `AmiError` (every error a user can cause; one line).
 
-Example (a model trained by `ami demo`):
+Example:
 
 >>> import ami
 >>> recipe = ami.preset("tiny")
