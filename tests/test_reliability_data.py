@@ -8,15 +8,29 @@ work) with every earlier file intact.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
 from ami.config import config_to_dict
-from ami.errors import ConfigError
+from ami.errors import ConfigError, DatasetError
+from ami.experience import (
+    CollectConfig,
+    Episode,
+    ExperienceDataset,
+    WindowConfig,
+    WindowDataset,
+    collect_to_file,
+    write_dataset,
+)
 from ami.recipes import TINY, load_recipe, save_recipe
 
 recipes = pytest.mark.reliability("recipes")
+datasets = pytest.mark.reliability("datasets")
+WINDOW = WindowConfig(length=2)
 
 
 def tiny_dict() -> dict:
@@ -124,6 +138,191 @@ def test_an_ill_typed_recipe_in_the_cli_is_one_line(tmp_path):
     path = write_json(tmp_path / "recipe.json", data)
     out = tmp_path / "run"
     result = ami(
-        "train", "--data", str(tmp_path / "no.h5"), "--recipe", str(path), "--out", str(out)
+        "train", "--data", str(tmp_path / "no.h5"), "--recipe-file", str(path), "--out", str(out)
     )
     assert_one_line_error(result, "TrainConfig.steps", str(path))
+
+
+# --- datasets: what a file holds -------------------------------------------------------------
+
+
+def toy_dataset(path: Path, episodes: int = 3, steps: int = 6) -> Path:
+    """A small valid dataset: 8x8 frames, 2-d actions, 3-d states, `episodes` of `steps` steps."""
+    rng = np.random.default_rng(0)
+    made = [
+        Episode(
+            pixels=rng.integers(0, 256, (steps + 1, 8, 8, 3), dtype=np.uint8),
+            actions=rng.uniform(-1, 1, (steps, 2)).astype(np.float32),
+            states=rng.uniform(0, 1, (steps + 1, 3)).astype(np.float32),
+        )
+        for _ in range(episodes)
+    ]
+    return write_dataset(path, made, meta={"world": "two_room"})
+
+
+def replace_array(path: Path, name: str, change) -> None:
+    """Rewrite array `name` of the file at `path` as `change(old_array)` (any dtype or shape)."""
+    with h5py.File(path, "r+") as file:
+        old = file[name][()]
+        del file[name]
+        new = change(old)
+        if new is not None:
+            file.create_dataset(name, data=new)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    """A few TwoRoom episodes that fit the tiny recipe (32 px, 2-d actions)."""
+    folder = tmp_path_factory.mktemp("tiny_data")
+    return collect_to_file(replace(TINY.collect, episodes=4), folder / "data.h5", progress=False)
+
+
+def with_nan(value: float, column: str, row: int):
+    def change(old: np.ndarray) -> np.ndarray:
+        old[row, -1] = value
+        return old
+
+    return change
+
+
+@datasets
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("actions", np.nan), ("actions", np.inf), ("states", -np.inf), ("states", np.nan)],
+)
+def test_non_finite_data_is_refused_at_load_naming_file_column_row_and_episode(
+    tmp_path, column, value
+):
+    path = toy_dataset(tmp_path / "data.h5")  # episodes of 7 frames: row 9 is in episode 1
+    replace_array(path, column, with_nan(value, column, 9))
+    with pytest.raises(DatasetError) as info:
+        WindowDataset.from_file(path, WINDOW, progress=False)
+    message = str(info.value)
+    for fragment in (str(path), f"'{column}' row 9", "episode 1", "NaN or infinity"):
+        assert fragment in message
+
+
+@datasets
+def test_an_episode_with_nan_actions_is_refused_when_read_alone(tmp_path):
+    path = toy_dataset(tmp_path / "data.h5")
+    replace_array(path, "actions", with_nan(np.nan, "actions", 15))
+    with ExperienceDataset.open(path) as dataset:
+        dataset.episode(0)
+        with pytest.raises(DatasetError, match="'actions' row 15 \\(episode 2\\)"):
+            dataset.episode(2)
+
+
+@datasets
+def test_windows_built_from_arrays_refuse_nan_actions():
+    pixels = np.zeros((6, 8, 8, 3), np.uint8)
+    actions = np.zeros((6, 2), np.float32)
+    actions[3, 0] = np.nan
+    with pytest.raises(DatasetError, match="actions row 3"):
+        WindowDataset(pixels, actions, np.zeros((6, 1), np.float32), [0], [6], WINDOW)
+
+
+@datasets
+def test_nan_actions_stop_ami_train_in_one_line(tmp_path, tiny_data):
+    from cli_run import ami, assert_one_line_error
+
+    path = tmp_path / "nan.h5"
+    path.write_bytes(tiny_data.read_bytes())
+    replace_array(path, "actions", with_nan(np.nan, "actions", 50))
+    recipe = save_recipe(TINY, tmp_path / "recipe.json")
+    out = tmp_path / "run"
+    result = ami("train", "--data", str(path), "--out", str(out), "--recipe-file", str(recipe))
+    assert_one_line_error(result, str(path), "'actions' row 50", "episode 1")
+    assert not (out / "checkpoint").exists()
+
+
+@datasets
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda old: old.astype(np.float32) * 1000.0, "dtype float32"),
+        (lambda old: old.astype(np.int64) - 300, "dtype int64"),
+        (lambda old: old.astype(np.uint16), "dtype uint16"),
+    ],
+    ids=["float32_up_to_255000", "negative_int64", "uint16"],
+)
+def test_pixels_that_are_not_uint8_are_refused(tmp_path, change, fragment):
+    path = toy_dataset(tmp_path / "data.h5")
+    replace_array(path, "pixels", change)
+    with pytest.raises(DatasetError, match=fragment) as info:
+        ExperienceDataset.open(path)
+    assert str(path) in str(info.value) and "uint8 [F, h, w, 3]" in str(info.value)
+
+
+@datasets
+@pytest.mark.parametrize(
+    ("column", "change", "fragment"),
+    [
+        ("actions", lambda old: np.array([[b"%f" % v for v in row] for row in old]), "strings"),
+        (
+            "actions",
+            lambda old: np.array([[str(v) for v in row] for row in old], dtype=h5py.string_dtype()),
+            "strings",
+        ),
+        ("states", lambda old: old.astype(np.complex64), "complex64"),
+        ("states", lambda old: old > 0.5, "bool"),
+        ("episode_starts", lambda old: old.astype(np.float64), "float64"),
+    ],
+    ids=["byte_strings", "variable_strings", "complex", "bool", "float_index"],
+)
+def test_non_numeric_columns_are_refused(tmp_path, column, change, fragment):
+    path = toy_dataset(tmp_path / "data.h5")
+    replace_array(path, column, change)
+    with pytest.raises(DatasetError, match=fragment) as info:
+        WindowDataset.from_file(path, WINDOW, progress=False)
+    assert str(path) in str(info.value) and column in str(info.value)
+
+
+@datasets
+@pytest.mark.parametrize(
+    ("column", "change"),
+    [
+        ("actions", lambda old: old[:, 0]),  # rank 1
+        ("states", lambda old: old[:, :, None]),  # rank 3
+        ("actions", lambda old: old[:-1]),  # one row short
+        ("states", lambda old: np.concatenate([old, old[:1]])),  # one row too many
+        ("pixels", lambda old: np.uint8(7)),  # a scalar
+        ("pixels", lambda old: old[..., :1]),  # grey frames
+    ],
+    ids=[
+        "actions_rank_1",
+        "states_rank_3",
+        "actions_short",
+        "states_long",
+        "pixels_scalar",
+        "grey",
+    ],
+)
+def test_columns_of_the_wrong_rank_or_row_count_are_refused(tmp_path, column, change):
+    path = toy_dataset(tmp_path / "data.h5")
+    replace_array(path, column, change)
+    with pytest.raises(DatasetError, match="shape") as info:
+        ExperienceDataset.open(path)
+    assert str(path) in str(info.value) and column in str(info.value)
+
+
+@datasets
+def test_a_group_where_an_array_goes_is_refused(tmp_path):
+    path = toy_dataset(tmp_path / "data.h5")
+    replace_array(path, "pixels", lambda old: None)
+    with h5py.File(path, "r+") as file:
+        file.create_group("pixels")
+    with pytest.raises(DatasetError, match="lacks \\['pixels'\\]"):
+        ExperienceDataset.open(path)
+
+
+@datasets
+def test_another_worlds_data_is_refused_by_a_recipe(tmp_path):
+    from ami.pipeline import training_windows
+
+    push_t = CollectConfig(
+        "push_t", episodes=2, steps_per_episode=6, policy="random", image_size=32
+    )
+    data = collect_to_file(push_t, tmp_path / "push_t.h5", progress=False)
+    with pytest.raises(DatasetError, match="'push_t' experience.*'two_room' model") as info:
+        training_windows(TINY, data, progress=False)
+    assert str(data) in str(info.value)

@@ -141,6 +141,11 @@ def _with_model(
 def check_dataset_fits(recipe: Recipe, data: Path) -> None:
     """Refuse a dataset whose world, action size or image size differs from the recipe's."""
     with ExperienceDataset.open(data) as dataset:
+        if dataset.world != recipe.collect.world:
+            raise DatasetError(
+                f"dataset {data} holds {dataset.world!r} experience but the recipe trains a "
+                f"{recipe.collect.world!r} model; use that world's data or recipe"
+            )
         env = make(dataset.world, size=dataset.image_size)
         world_action_dim = int(np.prod(env.action_space.shape or ()))
         if dataset.action_dim != world_action_dim:

@@ -111,7 +111,12 @@ class ChunkedWriter:
 
 
 def check_file(file: h5py.File) -> None:
-    """Raise `DatasetError` with the first reason `file` is not a complete, consistent dataset."""
+    """Raise `DatasetError` with the first reason `file` is not a complete, consistent dataset.
+
+    Checks the flags, the format version, the attributes, and each array's kind, dtype and shape
+    (pixels uint8 `[F, h, h, 3]`, actions and states numeric `[F, A]` and `[F, S]`, the episode
+    index integer `[E]`); reads no frames.
+    """
     attrs = file.attrs
     if not bool(attrs.get("complete", False)):
         raise DatasetError("incomplete dataset (no 'complete' flag; was writing interrupted?)")
@@ -122,14 +127,15 @@ def check_file(file: h5py.File) -> None:
         )
     if version < 1:
         raise DatasetError(f"bad dataset format version {version}")
-    missing = [name for name in DATASETS if name not in file]
+    missing = [name for name in DATASETS if not isinstance(file.get(name), h5py.Dataset)]
     missing += [
         n for n in ("world", "action_dim", "state_dim", "image_size", "meta_json") if n not in attrs
     ]
     if missing:
         raise DatasetError(f"dataset lacks {missing}")
+    _check_dtypes(file)
     size, a, s = int(attrs["image_size"]), int(attrs["action_dim"]), int(attrs["state_dim"])
-    frames = file["pixels"].shape[0]
+    frames = file["pixels"].shape[0] if file["pixels"].ndim else 0
     expected = {"pixels": (frames, size, size, 3), "actions": (frames, a), "states": (frames, s)}
     for name, shape in expected.items():
         if file[name].shape != shape:
@@ -141,3 +147,32 @@ def check_file(file: h5py.File) -> None:
         raise DatasetError("dataset episode index is empty or its arrays disagree in shape")
     if (starts < 0).any() or (lengths < 1).any() or (starts + lengths > frames).any():
         raise DatasetError(f"dataset episode index points outside its {frames} frames")
+
+
+def _check_dtypes(file: h5py.File) -> None:
+    """Pixels must be uint8; actions and states numbers; the episode index integers."""
+    pixels = file["pixels"]
+    if pixels.dtype != np.uint8:
+        raise DatasetError(
+            f"dataset 'pixels' has dtype {pixels.dtype} and shape {list(pixels.shape)}; ami "
+            "datasets hold pixels as uint8 [F, h, w, 3] (0-255)"
+        )
+    kinds = {"actions": "iuf", "states": "iuf", "episode_starts": "iu", "episode_lengths": "iu"}
+    for name, allowed in kinds.items():
+        dtype = file[name].dtype
+        if dtype.kind not in allowed:
+            what = "numbers" if "f" in allowed else "integers"
+            raise DatasetError(f"dataset '{name}' has dtype {_dtype_name(dtype)}, not {what}")
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    """`dtype` in words, telling h5py's variable-length strings from other objects."""
+    if h5py.check_string_dtype(dtype) is not None or dtype.kind in "SU":
+        return f"{dtype} (strings)"
+    return str(dtype)
+
+
+def first_non_finite(values: np.ndarray) -> int | None:
+    """Index of the first row of `values` `[F, X]` holding a NaN or an infinity, or None."""
+    bad = ~np.isfinite(values).all(axis=1)
+    return int(np.argmax(bad)) if bad.any() else None

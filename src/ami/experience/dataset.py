@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from ami.errors import ConfigError, DatasetError, ShapeError
-from ami.experience._hdf5 import CHUNK_FRAMES, ChunkedWriter, check_file
+from ami.experience._hdf5 import CHUNK_FRAMES, ChunkedWriter, check_file, first_non_finite
 from ami.experience._progress import progress_bar
 from ami.files import atomic_path
 
@@ -152,7 +152,7 @@ class ExperienceDataset:
         try:
             check_file(file)
             return cls(path, file)
-        except (DatasetError, OSError, KeyError, ValueError) as exc:
+        except (DatasetError, OSError, KeyError, ValueError, TypeError, IndexError) as exc:
             file.close()
             if isinstance(exc, DatasetError):
                 raise DatasetError(f"{exc}: {path}") from None
@@ -179,11 +179,9 @@ class ExperienceDataset:
             raise DatasetError(f"episode {index} out of range; the dataset has {self.num_episodes}")
         start, length = int(self.episode_starts[index]), int(self.episode_lengths[index])
         f = self._file
-        return Episode(
-            pixels=f["pixels"][start : start + length],
-            actions=f["actions"][start : start + length - 1],
-            states=f["states"][start : start + length],
-        )
+        actions = self._finite("actions", f["actions"][start : start + length - 1], start)
+        states = self._finite("states", f["states"][start : start + length], start)
+        return Episode(pixels=f["pixels"][start : start + length], actions=actions, states=states)
 
     def load_arrays(self, progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Read every frame into memory, sequentially by chunks.
@@ -191,6 +189,10 @@ class ExperienceDataset:
         Returns:
             pixels uint8 `[F, h, w, 3]`, actions float32 `[F, A]` (zeros at episode ends) and
             states float32 `[F, S]`.
+
+        Raises:
+            DatasetError: the file cannot be read, or an action or state is NaN or infinite (the
+                message names the column, the first bad row and its episode).
         """
         f = self._file
         source = f["pixels"]
@@ -202,11 +204,33 @@ class ExperienceDataset:
                     hi = min(lo + step, self.num_frames)
                     source.read_direct(pixels, np.s_[lo:hi], np.s_[lo:hi])
                     advance(hi - lo)
-            actions = f["actions"][()]
-            states = f["states"][()]
+            actions = self._finite("actions", f["actions"][()])
+            states = self._finite("states", f["states"][()])
         except OSError as exc:
             raise DatasetError(f"corrupt dataset ({exc}): {self.path}") from exc
         return pixels, actions, states
+
+    def _finite(self, name: str, values: np.ndarray, first_row: int = 0) -> np.ndarray:
+        """`values` `[N, X]` (rows `first_row...` of column `name`) as float32, all finite.
+
+        Raises:
+            DatasetError: a value is NaN or infinite (or too large for float32).
+        """
+        with np.errstate(over="ignore"):
+            values = np.asarray(values, dtype=np.float32)
+        bad = first_non_finite(values)
+        if bad is None:
+            return values
+        row = first_row + bad
+        inside = np.flatnonzero(
+            (self.episode_starts <= row) & (row < self.episode_starts + self.episode_lengths)
+        )
+        where = f"episode {int(inside[0])}" if inside.size else "outside every episode"
+        column = int(np.argmax(~np.isfinite(values[bad])))
+        raise DatasetError(
+            f"dataset {self.path}: '{name}' row {row} ({where}) column {column} is "
+            f"{values[bad, column]}; ami does not train on NaN or infinity (repair or recollect)"
+        )
 
     def close(self) -> None:
         """Close the file."""

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ami.errors import ConfigError, DatasetError, ShapeError
+from ami.experience._hdf5 import first_non_finite
 from ami.experience.dataset import ExperienceDataset
 
 
@@ -76,7 +77,8 @@ class WindowDataset(torch.utils.data.Dataset):
 
         Raises:
             ShapeError: the arrays do not agree.
-            DatasetError: no episode is long enough for one window.
+            DatasetError: an action or state is NaN or infinite, or no episode is long enough for
+                one window.
         """
         pixels = torch.as_tensor(pixels).cpu()
         actions = torch.as_tensor(actions, dtype=torch.float32).cpu()
@@ -90,6 +92,12 @@ class WindowDataset(torch.utils.data.Dataset):
             raise ShapeError(f"actions must be [F={frames}, A], got {list(actions.shape)}")
         if states.ndim != 2 or states.shape[0] != frames:
             raise ShapeError(f"states must be [F={frames}, S], got {list(states.shape)}")
+        for name, values in (("actions", actions), ("states", states)):
+            bad = first_non_finite(values.numpy())
+            if bad is not None:
+                raise DatasetError(
+                    f"{name} row {bad} holds NaN or infinity; ami does not train on non-finite data"
+                )
         starts = np.asarray(episode_starts, np.int64).reshape(-1)
         lengths = np.asarray(episode_lengths, np.int64).reshape(-1)
         if starts.shape != lengths.shape or (starts + lengths > frames).any():
