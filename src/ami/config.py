@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -18,6 +19,12 @@ from typing import Any, TypeVar
 from ami.errors import ConfigError
 
 C = TypeVar("C")
+
+
+def require_finite(owner: str, name: str, value: float) -> None:
+    """Raise `ConfigError` if `value` is a number that is not finite (inf, -inf, NaN)."""
+    if isinstance(value, int | float) and not math.isfinite(value):
+        raise ConfigError(f"{owner}.{name} must be a finite number, got {value!r}")
 
 
 def require_positive(owner: str, name: str, value: float) -> None:

@@ -28,6 +28,10 @@ class CheckpointError(AmiError):
     """A checkpoint is missing, corrupt or does not match its config."""
 
 
+class TrainingDivergedError(AmiError):
+    """Training met a non-finite loss, gradient or weight (names the step and what went wrong)."""
+
+
 class ShapeError(AmiError):
     """A tensor or array does not have the shape a contract requires."""
 

@@ -262,3 +262,5 @@ def run_demo(
 def with_eval_episodes(recipe: Recipe, episodes: int) -> Recipe:
     """The recipe with a different number of evaluation episodes."""
     return replace(recipe, eval_episodes=episodes)
+from ami.training.checkpoint import check_run_folder
+    check_run_folder(run_dir)  # before the data is loaded and recipe.json written

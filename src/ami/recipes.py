@@ -263,9 +263,8 @@ def with_solver(recipe: Recipe, name: str) -> Recipe:
 
 def with_seed(recipe: Recipe, seed: int) -> Recipe:
     """The recipe with `seed` for collection and training."""
-    return replace(
-        recipe, collect=replace(recipe.collect, seed=seed), train=replace(recipe.train, seed=seed)
-    )
+    train = replace(recipe.train, seed=seed)  # first, so that a bad seed names TrainConfig.seed
+    return replace(recipe, collect=replace(recipe.collect, seed=seed), train=train)
 
 
 def save_recipe(recipe: Recipe, path: Path) -> Path:

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from ami.config import require_positive
+from ami.config import require_finite, require_positive
 from ami.errors import ConfigError, ShapeError
 
 
@@ -38,6 +38,8 @@ class SIGRegConfig:
     t_max: float = 3.0
 
     def __post_init__(self) -> None:
+        for name in ("num_directions", "num_knots", "t_max"):
+            require_finite("SIGRegConfig", name, getattr(self, name))
         require_positive("SIGRegConfig", "num_directions", self.num_directions)
         require_positive("SIGRegConfig", "t_max", self.t_max)
         if self.num_knots < 2:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ami.config import require_non_negative
+from ami.config import require_finite, require_non_negative
 from ami.model import WorldModel
 
 
@@ -36,8 +36,9 @@ class ObjectiveConfig:
     rollout_weight: float = 0.5
 
     def __post_init__(self) -> None:
-        require_non_negative("ObjectiveConfig", "sigreg_weight", self.sigreg_weight)
-        require_non_negative("ObjectiveConfig", "rollout_weight", self.rollout_weight)
+        for name in ("sigreg_weight", "rollout_weight"):
+            require_finite("ObjectiveConfig", name, getattr(self, name))
+            require_non_negative("ObjectiveConfig", name, getattr(self, name))
 
 
 def jepa_loss(

@@ -10,6 +10,7 @@ averaged over ranks.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ami.device import precision_context
-from ami.errors import ConfigError
+from ami.errors import ConfigError, TrainingDivergedError
 from ami.model import SIGReg, WorldModel
 from ami.training.distributed import current_rank, data_parallel, mean_over_ranks, sync_batchnorm
 from ami.training.objective import ObjectiveConfig, jepa_loss, loss_floats
@@ -49,11 +50,19 @@ class TrainStep:
             torch.compile(loss) if compiled else loss
         )
 
-    def __call__(self, pixels: Tensor, actions: Tensor, lr: float) -> dict[str, float]:
+    def __call__(self, pixels: Tensor, actions: Tensor, lr: float, step: int) -> dict[str, float]:
         """Step on `pixels uint8 [B, T, 3, h, w]` and `actions [B, T-1, A]` at learning rate `lr`.
+
+        `step` (counted from 1) is the step an error names. The check costs no synchronisation
+        of its own: it reads the floats that are logged anyway, averaged over ranks (a NaN on one
+        rank is a NaN in the mean), so every rank stops at the same step.
 
         Returns:
             `loss`, `pred_loss`, `sigreg` (, `rollout_loss`, `grad_norm`), averaged over ranks.
+
+        Raises:
+            TrainingDivergedError: a loss part or the gradient norm (measured when clipping is
+                on) is not finite; the step is not applied.
         """
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -68,8 +77,42 @@ class TrainStep:
         if self.config.grad_clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
             parts["grad_norm"] = float(norm)
+        parts = mean_over_ranks(parts, self.device)
+        broken = [name for name, value in parts.items() if not math.isfinite(value)]
+        if broken:
+            values = ", ".join(f"{parts[name]}" for name in broken)
+            raise TrainingDivergedError(
+                _diverged(step, self.config.steps, f"{', '.join(broken)} ({values}) not finite")
+            )
         self.optimizer.step()
-        return mean_over_ranks(parts, self.device)
+        return parts
+
+
+@torch.no_grad()
+def require_finite_weights(model: WorldModel, step: int, steps: int) -> None:
+    """Refuse to go on (and save) with weights or BatchNorm statistics that are not finite.
+
+    One synchronisation for all tensors; called before each checkpoint, not each step.
+
+    Raises:
+        TrainingDivergedError: a floating-point tensor of the state dict holds NaN or inf.
+    """
+    named = [(name, t) for name, t in model.state_dict().items() if t.is_floating_point()]
+    finite = torch.stack([torch.isfinite(t).all() for _, t in named]).tolist()
+    broken = [name for (name, _), ok in zip(named, finite, strict=True) if not ok]
+    if broken:
+        more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
+        raise TrainingDivergedError(
+            _diverged(step, steps, f"the weights ({broken[0]}{more}) are not finite")
+        )
+
+
+def _diverged(step: int, steps: int, what: str) -> str:
+    """The one line of a `TrainingDivergedError`."""
+    return (
+        f"training diverged at step {step} of {steps}: {what}; it was not saved, the checkpoint "
+        "on disk is the last finite one: lower TrainConfig.lr or look for NaN or inf in the data"
+    )
 
 
 def resolve_compile(setting: bool | str, device: torch.device) -> bool:

@@ -4,7 +4,19 @@ A run folder holds `metrics.jsonl` (one JSON object per logged step) and `checkp
 as safetensors + JSON, and `trainer_state.pt` with the optimiser, the step and the SIGReg
 generator). Calling `train` again on the same folder resumes from the checkpoint and reaches the
 same weights as an uninterrupted run. The batches of step `s` come from a generator seeded by
-`(seed, rank, s)`, so there is no sampler state to save.
+`(seed, rank, s)`, so there is no sampler state to save (`ami.training.checkpoint` saves, resumes
+and guards the folder).
+
+The folder rule: `train` writes into a folder that does not exist, is empty, or is an ami run
+folder, i.e. holds `recipe.json`, `metrics.jsonl` or `checkpoint/` (or the checkpoint swap's
+`.checkpoint.new` / `.checkpoint.old`); any other folder is refused with a `ConfigError` before a
+file is written. ami's files in it must be ami's: every `metrics.jsonl` line a JSON object with an
+integer `step` (a torn last line aside), the checkpoint folders holding only `model.safetensors`,
+`model.json` and `trainer_state.pt`; otherwise it is a `CheckpointError` and nothing is removed.
+
+Training stops with a `TrainingDivergedError` at the first step whose loss (or any part of it) or
+gradient norm is not finite, before that step is applied, and before a checkpoint whose weights
+are not finite would be saved: the last checkpoint on disk is the last finite one.
 
 Under torchrun every rank calls `train` with its own shard of windows; the step runs under
 DistributedDataParallel (`ami.training.distributed` says how it equals one process with the
@@ -16,8 +28,7 @@ number of processes.
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,23 +43,42 @@ from torch import Tensor
 from ami.config import (
     config_to_dict,
     require_choice,
+    require_finite,
     require_in_range,
     require_non_negative,
     require_positive,
 )
 from ami.device import PRECISIONS, precision_context
-from ami.errors import CheckpointError, ConfigError
-from ami.files import atomic_path, atomic_write_bytes
+from ami.errors import ConfigError
 from ami.model import SIGReg, SIGRegConfig, WorldModel
 from ami.training.batches import step_batches
+from ami.training.checkpoint import (
+    CHECKPOINT_DIR,
+    METRICS_FILE,
+    TRAINER_STATE,
+    Resumed,
+    check_run_folder,
+    recover_checkpoint,
+    resume,
+    save_checkpoint,
+    truncate_metrics,
+)
 from ami.training.distributed import barrier, current_rank, step_generator
 from ami.training.objective import ObjectiveConfig, embedding_std, jepa_loss, loss_floats
 from ami.training.schedule import warmup_cosine
-from ami.training.step import SeededSIGReg, TrainStep
+from ami.training.step import SeededSIGReg, TrainStep, require_finite_weights
 
-METRICS_FILE = "metrics.jsonl"
-CHECKPOINT_DIR = "checkpoint"
-TRAINER_STATE = "trainer_state.pt"
+__all__ = [
+    "CHECKPOINT_DIR",
+    "METRICS_FILE",
+    "TRAINER_STATE",
+    "StepCallback",
+    "TrainConfig",
+    "TrainResult",
+    "WindowSampler",
+    "recalibrate_batchnorm",
+    "train",
+]
 
 
 class WindowSampler(Protocol):
@@ -59,12 +89,31 @@ class WindowSampler(Protocol):
         ...
 
 
+_NUMBERS = (
+    "steps",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "warmup_steps",
+    "grad_clip",
+    "log_every",
+    "valid_every",
+    "checkpoint_every",
+    "loader_workers",
+    "colour_shift",
+)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings (one field, one meaning).
 
     Attributes:
-        steps: optimiser steps in total.
+        steps: optimiser steps in total; the cosine schedule decays to its floor at this step.
+            A run resumed toward another total follows the new total's schedule from its
+            checkpoint's step on (a note on stderr says so and `model.json` records every
+            stretch as `metadata.schedule`), so it differs from a run trained toward that total
+            from the start; resuming past `steps` is refused.
         batch_size: windows per step and process (the global batch is `batch_size` times the
             number of processes).
         lr: peak learning rate of AdamW.
@@ -109,6 +158,10 @@ class TrainConfig:
     sigreg: SIGRegConfig = field(default_factory=SIGRegConfig)
 
     def __post_init__(self) -> None:
+        for name in _NUMBERS:
+            require_finite("TrainConfig", name, getattr(self, name))
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError(f"TrainConfig.seed must be a non-negative integer, got {self.seed!r}")
         for name in ("steps", "batch_size", "lr", "log_every", "checkpoint_every"):
             require_positive("TrainConfig", name, getattr(self, name))
         for name in ("weight_decay", "warmup_steps", "grad_clip", "valid_every", "loader_workers"):
@@ -160,17 +213,26 @@ def train(
     run_dir = Path(run_dir)
     device = model.device
     precision_context(config.precision, device)  # an unsupported precision fails before any work
+    check_run_folder(run_dir)  # on every rank, before anything is written
+    barrier()
     if rank.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _recover_checkpoint(run_dir)
+        recover_checkpoint(run_dir)
     barrier()  # every rank reads the checkpoint rank 0 may just have recovered
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     sigreg_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
-    start = _resume(model, optimizer, sigreg_generator, run_dir)
+    resumed = resume(model, optimizer, sigreg_generator, run_dir)
+    start = resumed.step
+    schedule = _schedule(resumed, config, run_dir, note=rank.is_main)
+    checkpoint_metadata = {
+        **(metadata or {}),
+        "train_config": config_to_dict(config),
+        "schedule": [list(stretch) for stretch in schedule],
+    }
     if rank.is_main:
-        _truncate_metrics(run_dir / METRICS_FILE, start)
+        truncate_metrics(run_dir / METRICS_FILE, start)
     step = TrainStep(model, optimizer, sigreg_generator, config)
     frames = 0  # frames per step over all ranks
     calibrated_at = -1
@@ -195,8 +257,8 @@ def train(
         for index, batch in enumerate(batches, start=start):
             frames = batch["pixels"].shape[0] * batch["pixels"].shape[1] * rank.world_size
             lr = config.lr * warmup_cosine(index, config.steps, config.warmup_steps)
-            parts = step(batch["pixels"], batch["actions"], lr)
             done = index + 1
+            parts = step(batch["pixels"], batch["actions"], lr, done)
             bar.update(task, completed=done, loss=parts["loss"])
             if done % config.log_every == 0 or done == config.steps:
                 elapsed = time.perf_counter() - started
@@ -219,8 +281,11 @@ def train(
             if done % config.checkpoint_every == 0 or done == config.steps:
                 if calibrated_at != done:
                     _recalibrate(model, train_windows, config, rank.rank, done)
+                require_finite_weights(model, done, config.steps)  # every rank: same weights
                 if rank.is_main:
-                    _save(model, optimizer, sigreg_generator, run_dir, done, config, metadata)
+                    save_checkpoint(
+                        model, optimizer, sigreg_generator, run_dir, done, checkpoint_metadata
+                    )
     seconds = time.perf_counter() - started
     model.eval()
     return TrainResult(
@@ -231,6 +296,36 @@ def train(
         last_metrics=metrics,
         checkpoint=run_dir / CHECKPOINT_DIR,
     )
+
+
+def _schedule(
+    resumed: Resumed, config: TrainConfig, run_dir: Path, note: bool
+) -> tuple[tuple[int, int], ...]:
+    """The schedule's stretches with this call's: a new one when resumed toward another total.
+
+    Raises:
+        ConfigError: the checkpoint is past `config.steps`.
+    """
+    if not resumed.schedule:
+        return ((0, config.steps),)
+    if resumed.step > config.steps:
+        raise ConfigError(
+            f"{run_dir / CHECKPOINT_DIR} is at step {resumed.step}, past TrainConfig.steps "
+            f"{config.steps}: train toward {resumed.step} steps or more, or into another --out"
+        )
+    trained_toward = resumed.schedule[-1][1]
+    if trained_toward == config.steps or resumed.step == config.steps:
+        return resumed.schedule
+    if note:
+        print(
+            f"ami: note: resuming {run_dir} at step {resumed.step} toward {config.steps} steps, "
+            f"but its checkpoint was trained toward {trained_toward}: the learning rate follows "
+            f"the {config.steps}-step schedule from here, so the run differs from one trained "
+            f"toward {config.steps} from the start (recorded as metadata.schedule in "
+            f"{CHECKPOINT_DIR}/model.json)",
+            file=sys.stderr,
+        )
+    return (*resumed.schedule, (resumed.step, config.steps))
 
 
 @torch.no_grad()
@@ -285,94 +380,6 @@ def _validate(model: WorldModel, windows: WindowSampler, config: TrainConfig) ->
     result["valid_embedding_std"] = embedding_std(model, pixels)
     model.train()
     return result
-
-
-def _save(
-    model: WorldModel,
-    optimizer: torch.optim.Optimizer,
-    sigreg_generator: torch.Generator,
-    run_dir: Path,
-    step: int,
-    config: TrainConfig,
-    metadata: dict[str, Any] | None,
-) -> None:
-    """Write the whole checkpoint folder as one unit.
-
-    The model files and the trainer state are written into a fresh folder, which then replaces
-    the old checkpoint by two renames; a crash at any point leaves either the old or the new
-    checkpoint whole (`_recover_checkpoint` finishes an interrupted swap).
-    """
-    checkpoint = run_dir / CHECKPOINT_DIR
-    staging = run_dir / f".{CHECKPOINT_DIR}.new"
-    previous = run_dir / f".{CHECKPOINT_DIR}.old"
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save(
-        staging,
-        metadata={**(metadata or {}), "step": step, "train_config": config_to_dict(config)},
-    )
-    state = {
-        "step": step,
-        "optimizer": optimizer.state_dict(),
-        "sigreg_generator": sigreg_generator.get_state(),
-    }
-    with atomic_path(staging / TRAINER_STATE) as tmp:
-        torch.save(state, tmp)
-    if checkpoint.exists():
-        shutil.rmtree(previous, ignore_errors=True)
-        os.replace(checkpoint, previous)
-    os.replace(staging, checkpoint)
-    shutil.rmtree(previous, ignore_errors=True)
-
-
-def _recover_checkpoint(run_dir: Path) -> None:
-    """Finish a checkpoint swap that a crash interrupted between its two renames."""
-    checkpoint, previous = run_dir / CHECKPOINT_DIR, run_dir / f".{CHECKPOINT_DIR}.old"
-    if not checkpoint.exists() and previous.exists():
-        os.replace(previous, checkpoint)
-    shutil.rmtree(run_dir / f".{CHECKPOINT_DIR}.new", ignore_errors=True)
-
-
-def _resume(
-    model: WorldModel,
-    optimizer: torch.optim.Optimizer,
-    sigreg_generator: torch.Generator,
-    run_dir: Path,
-) -> int:
-    """Load the run's checkpoint into the model and optimiser; return the step to start from.
-
-    The SIGReg generator is the same on every rank (rank 0's directions are broadcast anyway),
-    and the batch generators are derived from the step: nothing depends on the number of ranks.
-    """
-    state_path = run_dir / CHECKPOINT_DIR / TRAINER_STATE
-    if not state_path.exists():
-        return 0
-    saved = WorldModel.load(run_dir / CHECKPOINT_DIR, device=model.device)
-    if saved.config != model.config:
-        raise CheckpointError(
-            f"cannot resume {run_dir}: its checkpoint has a different model config"
-        )
-    model.load_state_dict(saved.state_dict())
-    try:
-        state = torch.load(state_path, map_location=model.device, weights_only=True)
-    except Exception as exc:  # torch raises several types for a corrupt file
-        raise CheckpointError(f"trainer state {state_path} is corrupt: {exc}") from exc
-    optimizer.load_state_dict(state["optimizer"])
-    sigreg_generator.set_state(state["sigreg_generator"])
-    return int(state["step"])
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines after `step` (left by a run that died after its last checkpoint)."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line)["step"] <= step:
-                kept.append(line)
-        except (json.JSONDecodeError, KeyError):
-            break  # a torn last line from a crash
-    atomic_write_bytes(path, "".join(f"{line}\n" for line in kept).encode())
 
 
 @contextmanager
