@@ -153,7 +153,7 @@ def test_a_reader_sees_what_the_writer_committed(tmp_path: Path) -> None:
             _, more, more_z, _ = fill(writer, 5, seed=2)
             assert reader.stats()["steps"] == 15
             assert reader.recall(more_z[4], 1, "m1")[0].step_id == more[4]  # caught up
-            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            with pytest.raises(MemoryFormatError, match="opened read-only"):
                 reader.label(ids[0], "door")
 
 

@@ -2,16 +2,15 @@
 
 Mounted in `ami.cli` with `app.add_typer(memory_app, name="memory")`. Errors a user can cause
 (missing or corrupt file, unknown step) are `AmiError`s; `ami.cli.main` prints their one line and
-exits 2. A file that is damaged past its header surfaces as SQLite errors mid-command; they are
-turned into the same one-line `MemoryFormatError`.
+exits 2. A file that is damaged past its header surfaces as SQLite errors mid-command; the memory
+turns them into the same one-line `MemoryFormatError`. No command creates a memory (`label` on a
+missing file is an error), and `export` never writes over the memory, its -wal/-shm, a folder or
+any SQLite file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from rich.table import Table
 
 from ami.files import atomic_path
 from ami.memory import Memory, MemoryFormatError
+from ami.memory.sqlite import is_sqlite_file, sibling
 
 memory_app = typer.Typer(
     no_args_is_help=True,
@@ -29,14 +29,9 @@ memory_app = typer.Typer(
 PathArgument = Annotated[Path, typer.Argument(help="The memory file (SQLite).")]
 
 
-@contextlib.contextmanager
-def opened(path: Path, readonly: bool = True) -> Iterator[Memory]:
-    """The memory at `path`, with SQLite errors met while using it as `MemoryFormatError`."""
-    with Memory.open(path, readonly=readonly) as memory:
-        try:
-            yield memory
-        except sqlite3.DatabaseError as exc:
-            raise MemoryFormatError(f"memory {path} could not be read ({exc})") from exc
+def opened(path: Path, readonly: bool = True) -> Memory:
+    """The memory at `path`; a writer never creates one (a missing file is an error)."""
+    return Memory.open(path, readonly=readonly, create=False)
 
 
 @memory_app.command()
@@ -89,9 +84,40 @@ def export(
     embeddings: Annotated[bool, typer.Option(help="Include the embeddings.")] = False,
 ) -> None:
     """Every remembered step with its labels as JSON lines (embeddings on request)."""
+    refuse_export_target(path, out)
     count = 0
     with opened(path) as memory, atomic_path(out) as tmp, open(tmp, "w") as handle:
         for record in memory.records(embeddings=embeddings):
             handle.write(json.dumps(record) + "\n")
             count += 1
     typer.echo(f"wrote {count} steps to {out}")
+
+
+def refuse_export_target(memory: Path, out: Path) -> None:
+    """Refuse an `--out` that is a folder, the memory or its -wal/-shm, or any SQLite file.
+
+    Raises:
+        MemoryFormatError: `out` would replace a folder, the memory, or an ami memory file.
+    """
+    if out.is_dir():
+        raise MemoryFormatError(f"--out {out} is a folder; name the JSONL file to write in it")
+    own = [memory, *(sibling(memory, suffix) for suffix in ("-wal", "-shm"))]
+    if any(_same_file(out, file) for file in own):
+        raise MemoryFormatError(
+            f"--out {out} is the memory {memory} itself (or its -wal/-shm); exporting there "
+            "would replace the memory: name another file"
+        )
+    if is_sqlite_file(out):
+        raise MemoryFormatError(
+            f"--out {out} is a SQLite file (an ami memory?); export will not replace it with "
+            "JSON lines: name another file"
+        )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.absolute().resolve() == b.absolute().resolve():
+        return True
+    try:
+        return a.samefile(b)
+    except OSError:  # either is missing: not the same file
+        return False

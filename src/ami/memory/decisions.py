@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ami.errors import ConfigError, MemoryLookupError, ShapeError
-from ami.memory.frames import decode_frame, encode_frame
+from ami.errors import ConfigError, MemoryFormatError, MemoryLookupError, ShapeError
+from ami.memory.frames import decode_floats, decode_frame, encode_frame, stored_int
 from ami.memory.schema import transaction
+from ami.memory.sqlite import sqlite_errors
 from ami.memory.store import Memory
 
 MODES = ("plan", "act")
@@ -81,7 +82,7 @@ def record_decision(
             f"{observation.shape}, {goal.shape}, {plan.shape}"
         )
     height, width = observation.shape[:2]
-    with transaction(memory.connection) as db:
+    with sqlite_errors(memory.path, memory.readonly), transaction(memory.connection) as db:
         cursor = db.execute(
             "INSERT INTO decisions(episode, t, mode, plan, plan_steps, energy, height, width, "
             "observation, goal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -116,7 +117,8 @@ def read_decisions(memory: Memory, mode: str | None = "plan", last: int | None =
     if last is not None:
         query += " LIMIT ?"
         params = (*params, int(last))
-    rows = memory.connection.execute(query, params).fetchall()[::-1]
+    with sqlite_errors(memory.path, memory.readonly):
+        rows = memory.connection.execute(query, params).fetchall()[::-1]
     if not rows:
         kind = "" if mode is None else f"{mode!r} "
         raise MemoryLookupError(f"memory {memory.path} holds no {kind}decisions")
@@ -128,21 +130,32 @@ def read_decisions(memory: Memory, mode: str | None = "plan", last: int | None =
             f"lengths {sorted(steps)}; read one kind at a time"
         )
     (height, width), plan_steps = shapes.pop(), steps.pop()
+    pairs = [(r, f"decision {r[0]} of memory {memory.path}") for r in rows]
     return Decisions(
         ids=np.array([r[0] for r in rows], dtype=np.int64),
         episodes=np.array([r[1] for r in rows], dtype=np.int64),
         t=np.array([r[2] for r in rows], dtype=np.int64),
         modes=tuple(r[3] for r in rows),
-        observations=np.stack([decode_frame(height, width, r[9]) for r in rows]),
-        goals=np.stack([decode_frame(height, width, r[10]) for r in rows]),
-        plans=np.stack(
-            [np.frombuffer(r[4], dtype=np.float32).reshape(plan_steps, -1) for r in rows]
-        ),
+        observations=np.stack([decode_frame(height, width, r[9], w) for r, w in pairs]),
+        goals=np.stack([decode_frame(height, width, r[10], w) for r, w in pairs]),
+        plans=np.stack([_plan(r[4], plan_steps, w) for r, w in pairs]),
         energies=np.array([np.nan if r[6] is None else r[6] for r in rows], dtype=np.float32),
     )
 
 
 def count_decisions(memory: Memory) -> dict[str, int]:
     """How many decisions each mode took."""
-    rows = memory.connection.execute("SELECT mode, COUNT(*) FROM decisions GROUP BY mode")
-    return {mode: 0 for mode in MODES} | {mode: int(n) for mode, n in rows}
+    with sqlite_errors(memory.path, memory.readonly):
+        rows = memory.connection.execute("SELECT mode, COUNT(*) FROM decisions GROUP BY mode")
+        return {mode: 0 for mode in MODES} | {str(mode): int(n) for mode, n in rows}
+
+
+def _plan(blob: object, plan_steps: object, where: str) -> np.ndarray:
+    """The stored plan `float32 [P, A]` of the decision `where`."""
+    plan = decode_floats(blob, f"the plan of {where}")
+    steps = stored_int(plan_steps, f"the plan of {where}")
+    if steps <= 0 or len(plan) % steps:
+        raise MemoryFormatError(
+            f"the plan of {where} is damaged ({len(plan)} values, {steps} rows)"
+        )
+    return plan.reshape(steps, -1)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ami.errors import MemoryLookupError
+from ami.errors import DatasetError, MemoryLookupError
 from ami.experience import ExperienceDataset, WindowConfig, WindowDataset
 from ami.memory.store import Memory
 
@@ -34,11 +34,19 @@ def windows_from_memory(
     """
     chosen = memory.episode_ids(world) if episodes is None else episodes
     frames, actions, lengths = [], [], []
+    first: tuple[int, tuple[int, ...], tuple[int, ...]] | None = None  # episode, frame, action
     for episode in chosen:
         try:
             pixels, taken = memory.episode_arrays(episode)
         except MemoryLookupError:
             continue  # an episode remembered without frames cannot be replayed
+        first = first or (episode, pixels.shape[1:], taken.shape[1:])
+        if (pixels.shape[1:], taken.shape[1:]) != first[1:]:
+            raise DatasetError(
+                f"episode {episode} of memory {memory.path} holds frames {pixels.shape[1:]} and "
+                f"actions {taken.shape[1:]}, episode {first[0]} frames {first[1]} and actions "
+                f"{first[2]}; replay episodes of one world and image size"
+            )
         leaving = np.concatenate([taken[1:], np.zeros_like(taken[:1])])
         frames.append(pixels)
         actions.append(leaving)

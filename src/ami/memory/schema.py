@@ -69,6 +69,78 @@ def schema_version(connection: sqlite3.Connection) -> int:
     return int(connection.execute("PRAGMA user_version").fetchone()[0])
 
 
+def check_readable(connection: sqlite3.Connection, path: str) -> None:
+    """Refuse, in one line, a file a reader cannot read as a memory of this schema version.
+
+    Only an intact memory of an older schema (its tables there, SQLite's `quick_check` ok) is
+    told to be opened for writing to migrate it; a damaged one is called damaged.
+
+    Raises:
+        MemoryFormatError: not a memory, damaged, from an older ami (migrate) or a newer one.
+    """
+    found = schema_version(connection)
+    if found > SCHEMA_VERSION:
+        raise MemoryFormatError(
+            f"memory {path} has schema version {found}; this ami reads up to {SCHEMA_VERSION} "
+            f"(upgrade ami)"
+        )
+    if found == SCHEMA_VERSION:
+        return
+    _check_not_foreign(connection, path, found)
+    if found == 0:
+        raise MemoryFormatError(f"{path} is an empty SQLite database, not an ami memory")
+    check = str(connection.execute("PRAGMA quick_check").fetchone()[0])
+    missing = set(tables_of(found)) - _tables(connection)
+    if check != "ok" or missing:
+        problem = f"SQLite's check: {check}" if check != "ok" else f"no table {sorted(missing)}"
+        raise MemoryFormatError(
+            f"{path} is not a readable ami memory file: it is damaged ({problem}); restore it "
+            "from a copy"
+        )
+    raise MemoryFormatError(
+        f"memory {path} has schema version {found}, this ami reads {SCHEMA_VERSION}; open it "
+        f"once for writing to migrate it"
+    )
+
+
+def check_writable(connection: sqlite3.Connection, path: str, create: bool) -> None:
+    """Refuse to migrate a file that is not an ami memory (or, unless `create`, a new one).
+
+    Raises:
+        MemoryFormatError: another program's SQLite database, a memory whose schema version is
+            damaged, or (not `create`) an empty SQLite database.
+    """
+    found = schema_version(connection)
+    _check_not_foreign(connection, path, found)
+    if found == 0 and not create:
+        raise MemoryFormatError(f"{path} is an empty SQLite database, not an ami memory")
+
+
+def tables_of(version: int) -> list[str]:
+    """The tables a memory of schema `version` holds."""
+    statements = [s for migration in MIGRATIONS[:version] for s in migration]
+    return [s.split()[2] for s in statements if s.startswith("CREATE TABLE")]
+
+
+def _check_not_foreign(connection: sqlite3.Connection, path: str, found: int) -> None:
+    tables = _tables(connection)
+    if found == 0 and tables & set(tables_of(SCHEMA_VERSION)):
+        raise MemoryFormatError(
+            f"{path} is not a readable ami memory file: it is damaged (it holds ami's tables "
+            "but its schema version reads 0); restore it from a copy"
+        )
+    if found == 0 and tables:
+        raise MemoryFormatError(
+            f"{path} is a SQLite database of another program (tables {sorted(tables)[:5]}), "
+            "not an ami memory; name a memory file"
+        )
+
+
+def _tables(connection: sqlite3.Connection) -> set[str]:
+    rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {str(r[0]) for r in rows}
+
+
 def migrate(connection: sqlite3.Connection, path: str) -> int:
     """Bring the schema up to `SCHEMA_VERSION` in one transaction; return the version found.
 

@@ -31,14 +31,16 @@ import numpy as np
 
 from ami.errors import MemoryFormatError, MemoryLookupError, ShapeError
 from ami.memory.embedding_index import EmbeddingIndex
-from ami.memory.frames import decode_frame, encode_frame
+from ami.memory.frames import encode_frame
+from ami.memory.inspection import MemoryInspection
 from ami.memory.reading import MemoryReads
-from ami.memory.schema import SCHEMA_VERSION, migrate, schema_version, transaction
+from ami.memory.schema import check_readable, check_writable, migrate, transaction
+from ami.memory.sqlite import INTEGER_RANGE, connect, sqlite_errors, translated
 
 Synchronous = Literal["FULL", "NORMAL"]
 
 
-class Memory(MemoryReads):
+class Memory(MemoryReads, MemoryInspection):
     """The persistent memory. Open with `Memory.open(path)`; use as a context manager."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path, readonly: bool) -> None:
@@ -50,41 +52,42 @@ class Memory(MemoryReads):
 
     @classmethod
     def open(
-        cls, path: str | Path, readonly: bool = False, synchronous: Synchronous = "FULL"
+        cls,
+        path: str | Path,
+        readonly: bool = False,
+        synchronous: Synchronous = "FULL",
+        create: bool = True,
     ) -> Memory:
         """Open (creating and migrating if needed) the memory file at `path`.
 
         Args:
-            path: the SQLite file.
+            path: the SQLite file (any characters; it is never parsed as a URI).
             readonly: open for reading only (any number of readers beside one writer).
             synchronous: "FULL" (a commit survives a power cut) or "NORMAL" (a commit survives
                 the process being killed; a power cut may roll back the last commits).
+            create: when writing, create a new memory if there is none (else refuse).
 
         Raises:
-            MemoryFormatError: not a memory file, corrupt, or from a newer ami.
-            MemoryLookupError: `readonly` and there is no file at `path`.
+            MemoryFormatError: not a memory file, corrupt, truncated, from an older ami (when
+                `readonly`) or a newer one, or it cannot be read or written (permissions).
+            MemoryLookupError: no file at `path` (when `readonly` or not `create`).
         """
         path = Path(path)
         if synchronous not in ("FULL", "NORMAL"):
             raise MemoryFormatError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
-        if readonly and not path.is_file():
-            raise MemoryLookupError(f"memory file not found: {path}")
-        uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+        db = connect(path, readonly, create)
         try:
-            db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
-            try:
-                if not readonly:
-                    db.execute("PRAGMA journal_mode=WAL")
-                    db.execute(f"PRAGMA synchronous={synchronous}")
-                    migrate(db, str(path))
+            with sqlite_errors(path, readonly):
+                if readonly:
+                    check_readable(db, str(path))
                 else:
-                    _check_version(db, path)
+                    db.execute(f"PRAGMA synchronous={synchronous}")
+                    check_writable(db, str(path), create)
+                    migrate(db, str(path))
                 db.execute("PRAGMA foreign_keys=ON")
-            except BaseException:
-                db.close()
-                raise
-        except sqlite3.DatabaseError as exc:
-            raise MemoryFormatError(f"{path} is not a readable ami memory file ({exc})") from exc
+        except BaseException:
+            db.close()
+            raise
         return cls(db, path, readonly)
 
     @property
@@ -103,6 +106,7 @@ class Memory(MemoryReads):
         self.close()
 
     # ------------------------------------------------------------------------------- writing
+    @translated
     def begin_session(self, model_version: str, note: str = "") -> int:
         """A new session (one run of an agent); returns its id."""
         with transaction(self._db):
@@ -112,6 +116,7 @@ class Memory(MemoryReads):
             )
         return int(cursor.lastrowid or 0)
 
+    @translated
     def begin_episode(self, session: int, world: str) -> int:
         """A new episode of `session` in `world`; returns its id."""
         with transaction(self._db):
@@ -121,6 +126,7 @@ class Memory(MemoryReads):
             )
         return int(cursor.lastrowid or 0)
 
+    @translated
     def remember(
         self,
         episode: int,
@@ -155,6 +161,7 @@ class Memory(MemoryReads):
             raise ShapeError(f"frames must be uint8 [N={n}, h, w, 3], got {frames.shape}")
         now = time.time()
         with transaction(self._db):
+            self._check_embedding_size(model_version, embeddings.shape[1])
             first = self._next_id()
             ids = list(range(first, first + n))
             self._db.executemany(
@@ -191,9 +198,11 @@ class Memory(MemoryReads):
             index.append(np.asarray(ids, dtype=np.int64), embeddings)
         return ids
 
+    @translated
     def label(self, step: int, name: str) -> None:
         """Attach the label `name` to a remembered step."""
-        if self._db.execute("SELECT 1 FROM steps WHERE id = ?", (step,)).fetchone() is None:
+        known = "SELECT 1 FROM steps WHERE id = ?"
+        if step not in INTEGER_RANGE or self._db.execute(known, (step,)).fetchone() is None:
             raise MemoryLookupError(f"step {step} is not in the memory {self.path}")
         with transaction(self._db):
             self._db.execute(
@@ -201,6 +210,7 @@ class Memory(MemoryReads):
                 (step, name, time.time()),
             )
 
+    @translated
     def add_edges(self, edges: list[tuple[int, int, str, float]]) -> None:
         """Add graph edges `(from_step, to_step, kind, cost)`; kind is "lived" or "imagined"."""
         with transaction(self._db):
@@ -213,6 +223,7 @@ class Memory(MemoryReads):
                 [(e[0],) for e in edges] + [(e[1],) for e in edges],
             )
 
+    @translated
     def reembed(
         self,
         encode: Callable[[np.ndarray], np.ndarray],
@@ -232,7 +243,9 @@ class Memory(MemoryReads):
         ).fetchall()
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
-            pixels = np.stack([decode_frame(h, w, blob) for _, h, w, blob in chunk])
+            steps = [self._id(row[0]) for row in chunk]
+            decoded = [self._frame_of(*row) for row in chunk]
+            pixels = self._stacked("the frames", "frame", steps, decoded)
             z = np.ascontiguousarray(encode(pixels), dtype=np.float32)
             with transaction(self._db):
                 self._db.executemany(
@@ -244,16 +257,18 @@ class Memory(MemoryReads):
         return len(rows)
 
     # ------------------------------------------------------------------------------- internals
+    def _check_embedding_size(self, model_version: str, size: int) -> None:
+        """Refuse embeddings of `size` where `model_version`'s steps already hold another size."""
+        row = self._db.execute(
+            "SELECT id, LENGTH(embedding) FROM steps WHERE model_version = ? LIMIT 1",
+            (model_version,),
+        ).fetchone()
+        if row is not None and row[1] != 4 * size:
+            raise ShapeError(
+                f"embeddings of size {size} cannot join memory {self.path}: its steps of model "
+                f"version {model_version!r} hold size {row[1] / 4:g} (step {row[0]}); remember "
+                "them under another model version"
+            )
+
     def _next_id(self) -> int:
         return int(self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM steps").fetchone()[0])
-
-
-def _check_version(db: sqlite3.Connection, path: Path) -> None:
-    found = schema_version(db)
-    if found != SCHEMA_VERSION:
-        raise MemoryFormatError(
-            f"memory {path} has schema version {found}, this ami reads {SCHEMA_VERSION}; open it "
-            f"once for writing to migrate it"
-            if found < SCHEMA_VERSION
-            else f"memory {path} has schema version {found}; this ami reads up to {SCHEMA_VERSION}"
-        )
