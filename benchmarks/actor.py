@@ -37,7 +37,7 @@ from ami.agent.decision_recorder import DecisionRecorder
 from ami.agent.distill import DistillConfig, calibrate_miss_threshold, distill_actor
 from ami.agent.relabel import relabel_with_planner
 from ami.agent.two_mode import ModeConfig, TwoModeAgent
-from ami.bench_table import TABLE_RECIPES, TableConfig, world_model
+from benchmarks.table import TABLE_RECIPES, TableConfig, world_model
 from ami.evaluation.protocols import EvalProtocol, episode_specs, protocol_by_name
 from ami.evaluation.runner import protocol_world_settings
 from ami.files import atomic_write_bytes

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from ami.bench_table import TABLE_RECIPES, TableConfig, world_model
+from benchmarks.table import TABLE_RECIPES, TableConfig, world_model
 from ami.evaluation.protocols import protocol_by_name
 from ami.evaluation.runner import evaluate
 from ami.files import atomic_write_bytes

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ami.bench_table import TABLE_RECIPES
+from benchmarks.table import TABLE_RECIPES
 from ami.evaluation.protocols import protocol_by_name, two_room_anchor, two_room_cross_room
 from ami.evaluation.runner import evaluate
 from ami.files import atomic_write_bytes

@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ami.bench_table import TABLE_RECIPES, TableConfig, plot_curves, rich_table, run_table
-from ami.bench_table import write_results as write_table
+from benchmarks.table import TABLE_RECIPES, TableConfig, plot_curves, rich_table, run_table
+from benchmarks.table import write_results as write_table
 from ami.device import resolve_device, seed_everything
 from ami.planning import SOLVERS
 

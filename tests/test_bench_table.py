@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import ami.bench_table as bench_table
-from ami.bench_table import TableConfig, plot_curves, rich_table, run_table, write_results
+import benchmarks.table as bench_table
+from benchmarks.table import TableConfig, plot_curves, rich_table, run_table, write_results
 from ami.errors import ConfigError
 from ami.recipes import TINY
 
@@ -118,7 +118,7 @@ def test_table_config_is_validated(tiny_recipes):
 
 
 def test_a_model_is_reused_across_new_defaulted_fields_and_other_planners():
-    from ami.bench_table import _same_recipe
+    from benchmarks.table import _same_recipe
     from ami.config import config_to_dict
     from ami.recipes import PUSH_T, REACHER
 

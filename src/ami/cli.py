@@ -19,7 +19,6 @@ from rich.table import Table
 
 from ami.agent.actor import Actor
 from ami.agent.two_mode import ModeConfig, TwoModeAgent
-from ami.cli_bench import bench_app
 from ami.cli_live import live
 from ami.cli_memory import memory_app
 from ami.cli_understanding import probe, surprise
@@ -46,7 +45,6 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 app.add_typer(memory_app, name="memory")
-app.add_typer(bench_app, name="bench")
 app.command(name="probe")(probe)
 app.command(name="surprise")(surprise)
 app.command(name="live")(live)
