@@ -8,10 +8,9 @@ to stderr and exits with status 2, never a traceback.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,12 +18,14 @@ from rich.table import Table
 
 from ami.agent.actor import Actor
 from ami.agent.two_mode import ModeConfig, TwoModeAgent
+from ami.cli_checks import require_checkpoint_world, require_output_file, require_output_folder
+from ami.cli_exit import run_app
 from ami.cli_live import live
 from ami.cli_memory import memory_app
 from ami.cli_understanding import probe, surprise
 from ami.config import replace_config
 from ami.device import resolve_device, seed_everything
-from ami.errors import AmiError, ConfigError
+from ami.errors import ConfigError
 from ami.evaluation.protocols import PROTOCOLS, protocol_by_name, protocols_of
 from ami.experience import CollectConfig
 from ami.model import WorldModel
@@ -87,6 +88,7 @@ def demo(
     Runs in about 8-10 minutes on 2 CPU cores. The report folder OUT holds results.json,
     report.html, training_curves.png, success.png and episodes.gif.
     """
+    require_output_folder(out)
     recipe = _recipe(preset_name, recipe_file, seed)
     seed_everything(seed)
     document = run_demo(recipe, out, resolve_device(device), progress=not quiet)
@@ -109,6 +111,7 @@ def collect(
     quiet: QuietOption = False,
 ) -> None:
     """Collect experience with a noisy scripted expert and/or a random policy into HDF5."""
+    require_output_file(out)
     config = CollectConfig(
         world=world,
         episodes=episodes,
@@ -135,7 +138,11 @@ def train(
     recipe_file: RecipeOption = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: recipe's).")] = None,
     precision: Annotated[
-        str | None, typer.Option(help="fp32 or bf16 (autocast) (default: recipe's).")
+        str | None,
+        typer.Option(
+            help="auto (bf16 where the device runs it natively, else fp32), fp32 or bf16 "
+            "(autocast) (default: recipe's)."
+        ),
     ] = None,
     compile_model: Annotated[
         bool, typer.Option("--compile", help="Run the loss through torch.compile.")
@@ -150,6 +157,7 @@ def train(
     DistributedDataParallel (gloo on CPU, NCCL on CUDA), each on its own shard of the windows with
     the recipe's batch size; rank 0 writes the run folder.
     """
+    require_output_folder(out)
     recipe = _recipe(preset_name, recipe_file, seed)
     changes: dict[str, object] = {"compile": True} if compile_model else {}
     if steps is not None:
@@ -183,7 +191,8 @@ def evaluate_command(
         str | None, typer.Option(help=f"Planner: {', '.join(SOLVERS)} (default: recipe's).")
     ] = None,
     precision: Annotated[
-        str | None, typer.Option(help="Planning rollouts in fp32 or bf16 (default: recipe's).")
+        str | None,
+        typer.Option(help="Planning rollouts in auto, fp32 or bf16 (default: recipe's)."),
     ] = None,
     workers: Annotated[
         int, typer.Option(help="Processes running episodes (same results as serial).")
@@ -203,6 +212,7 @@ def evaluate_command(
     """Plan (or act) to held-out goals under the world's protocols; success vs a random policy."""
     if episodes < 1:
         raise ConfigError(f"--episodes must be positive, got {episodes}")
+    require_output_folder(out)
     recipe_path = recipe_file
     if recipe_path is None and (model.parent / "recipe.json").is_file():
         recipe_path = model.parent / "recipe.json"
@@ -213,6 +223,8 @@ def evaluate_command(
     if precision is not None:
         mpc = replace_config(recipe.planner.mpc, precision=precision)
         recipe = replace(recipe, planner=replace(recipe.planner, mpc=mpc))
+    asked_by = f"the recipe {recipe_path}" if recipe_path else f"the preset {preset_name!r}"
+    require_checkpoint_world(model, recipe.collect.world, asked_by)
     world_model = WorldModel.load(model, device=resolve_device(device))
     if world_model.config != recipe.model:
         recipe = replace(
@@ -270,24 +282,13 @@ def _print_results(document: dict) -> None:
     Console().print(table)
 
 
-def main() -> None:
-    """Entry point of the `ami` console script: one line and exit 2 for user errors."""
-    try:
-        app(standalone_mode=False)
-    except AmiError as error:
-        print(f"ami: error: {error}", file=sys.stderr)
-        sys.exit(error.exit_code)
-    except typer.Abort:
-        print("ami: aborted", file=sys.stderr)
-        sys.exit(130)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except Exception as error:  # click usage errors arrive here in non-standalone mode
-        # click may be typer's vendored copy or the click package: recognise it by class name
-        if any(cls.__name__ == "ClickException" for cls in type(error).__mro__):
-            error.show()  # type: ignore[attr-defined]
-            sys.exit(error.exit_code)  # type: ignore[attr-defined]
-        raise
+def main() -> NoReturn:
+    """Entry point of the `ami` console script: one line and exit 2 for user errors.
+
+    Ctrl-C and SIGTERM exit 130 and 143 with `ami: interrupted`, temporary files removed; see
+    `ami.cli_exit.run_app`.
+    """
+    run_app(app)
 
 
 if __name__ == "__main__":

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from ami.cli_checks import require_checkpoint_world, require_input_file, require_output_folder
 from ami.config import require_in_range
 from ami.device import resolve_device, seed_everything
 from ami.errors import ConfigError, UnknownWorldError
+from ami.evaluation.protocols import protocol_by_name
 from ami.live import GOAL_STRATEGIES, LiveConfig, run_live
+from ami.live.state import open_state
 from ami.pipeline import run_collect
-from ami.recipes import PRESETS, load_recipe, preset, with_seed
+from ami.recipes import PRESETS, Recipe, load_recipe, preset, with_seed
 
 console = Console(stderr=True)
 
@@ -68,17 +71,7 @@ def live(
     memory), fine-tunes the world model on all of memory, distils the actor from the planner's
     decisions and measures success. Killed, it resumes after the last finished round.
     """
-    if world not in WORLD_PRESETS:
-        raise UnknownWorldError(f"ami live knows worlds {sorted(WORLD_PRESETS)}, got {world!r}")
-    require_in_range("ami live", "seed_fraction", seed_fraction, 1e-6, 1.0)
-    recipe = (
-        load_recipe(recipe_file)
-        if recipe_file is not None
-        else preset(preset_name or WORLD_PRESETS[world])
-    )
-    if recipe.collect.world != world:
-        raise ConfigError(f"the recipe is for world {recipe.collect.world!r}, not {world!r}")
-    recipe = with_seed(recipe, seed)
+    recipe = _live_recipe(world, preset_name, recipe_file, seed)
     config = LiveConfig(
         rounds=rounds,
         episodes=episodes,
@@ -89,13 +82,45 @@ def live(
         eval_episodes=eval_episodes,
         seed=seed,
     )
+    # every option is checked before anything is collected, trained or written
+    require_in_range("ami live", "seed_fraction", seed_fraction, 1e-6, 1.0)
+    protocol_by_name(config.protocol, config.eval_episodes, world)
+    run_device = resolve_device(device)
+    require_output_folder(out)
+    if seed_data is not None:
+        require_input_file(seed_data, "--seed-data")
+    if init_model is not None:
+        require_checkpoint_world(init_model, world, f"ami live --world {world}")
+    open_state(out, recipe, config)  # claims OUT (a new or empty folder, or this run's)
     seed_everything(seed)
     if seed_data is None:
         seed_data = out / "seed.h5"
         if not seed_data.is_file():
             count = max(1, round(seed_fraction * recipe.collect.episodes))
             run_collect(replace(recipe.collect, episodes=count), seed_data, progress=not quiet)
-    state = run_live(recipe, config, out, seed_data, resolve_device(device), not quiet, init_model)
+    state = run_live(recipe, config, out, seed_data, run_device, not quiet, init_model)
+    _print_rounds(state, world, goals)
+    console.print(f"state: {out / 'live.json'}; curve: {out / 'live_curve.png'}")
+
+
+def _live_recipe(
+    world: str, preset_name: str | None, recipe_file: Path | None, seed: int
+) -> Recipe:
+    """The recipe of `world`: the file, the preset, or the world's default preset; seeded."""
+    if world not in WORLD_PRESETS:
+        raise UnknownWorldError(f"ami live knows worlds {sorted(WORLD_PRESETS)}, got {world!r}")
+    recipe = (
+        load_recipe(recipe_file)
+        if recipe_file is not None
+        else preset(preset_name or WORLD_PRESETS[world])
+    )
+    if recipe.collect.world != world:
+        raise ConfigError(f"the recipe is for world {recipe.collect.world!r}, not {world!r}")
+    return with_seed(recipe, seed)
+
+
+def _print_rounds(state: dict[str, Any], world: str, goals: str) -> None:
+    """The table of finished rounds."""
     table = Table(title=f"ami live: {world}, {goals} goals")
     for column in ("round", "env steps", "success", "random", "acted (plan/act)", "minutes"):
         table.add_column(column, justify="right")
@@ -110,4 +135,3 @@ def live(
             f"{entry['minutes']:.1f}",
         )
     Console().print(table)
-    console.print(f"state: {out / 'live.json'}; curve: {out / 'live_curve.png'}")

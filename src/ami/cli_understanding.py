@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ami.cli_checks import require_output_folder
 from ami.device import resolve_device, seed_everything
 from ami.errors import ConfigError, DatasetError
 from ami.experience import Episode, ExperienceDataset
@@ -65,10 +66,10 @@ def probe(
     on the held-out 30 %, beside the same probes on a randomly initialised encoder (the floor).
     """
     make(world)  # an unknown world fails first, naming the known ones
+    out = require_output_folder(Path(f"probe-{world}") if out is None else out)
     config = ProbeRunConfig(world=world, episodes=episodes, seed=1_000_000 + seed)
     seed_everything(seed)
     world_model = load_model(model, world, resolve_device(device))
-    out = Path(f"probe-{world}") if out is None else out
     if data is None:
         runs = probe_episodes(config, world_model.config.encoder.image_size, progress=not quiet)
     else:
@@ -104,12 +105,12 @@ def surprise(
     Events: teleport, wall_pass, vanish (impossible) and colour_change, unchanged (controls).
     """
     make(world)
+    out = require_output_folder(Path(f"surprise-{world}") if out is None else out)
     config = SurpriseRunConfig(
         world=world, pairs=pairs, false_alarm_rate=false_alarm_rate, seed=2_000_000 + seed
     )
     seed_everything(seed)
     world_model = load_model(model, world, resolve_device(device))
-    out = Path(f"surprise-{world}") if out is None else out
     report = run_surprise(world_model, config, progress=not quiet)
     out.mkdir(parents=True, exist_ok=True)
     plot_surprise(report, out / "surprise.png")

@@ -11,9 +11,11 @@ experience into memory and measures the agent. Each later round:
    forget), the memory re-embedded, and the actor distilled from every planner decision;
 4. the planner is measured on the protocol, and the round is written to `live.json`.
 
-Everything a round makes lives in `OUT/round-NNN/`; `live.json` (written atomically after each
-finished round) is the state: a run that is killed starts again after the last finished round,
-and the steps it remembered in the unfinished round stay in memory and are learnt from.
+Everything a round makes lives in `OUT/round-NNN/`; `live.json` (written first, then atomically
+after each finished round) is the state: a run that is killed starts again after the last finished
+round, and the steps it remembered in the unfinished round stay in memory and are learnt from.
+ami live writes only into a folder it has claimed with its `live.json` (a new or empty one, or
+its own earlier run), and never deletes a file there that it did not write.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ami.agent import MemoryRecorder, run_episode
 from ami.agent.actor import Actor
 from ami.agent.decision_recorder import DecisionRecorder
 from ami.agent.two_mode import ModeConfig, TwoModeAgent
+from ami.cli_checks import require_checkpoint_world
 from ami.evaluation.protocols import EvalProtocol, protocol_by_name
 from ami.evaluation.runner import ProtocolResult, evaluate, protocol_world_settings
 from ami.files import atomic_write_bytes
@@ -38,7 +41,7 @@ from ami.live.config import LiveConfig
 from ami.live.goals import propose_goals
 from ami.live.learn import distil_from_memory, embed_memory_with, finetune_on_memory, memory_encoder
 from ami.live.plot import plot_live_curves
-from ami.live.state import finish_round, load_state
+from ami.live.state import finish_round, open_state
 from ami.memory import Memory
 from ami.memory.decisions import count_decisions
 from ami.memory.replay import remember_experience
@@ -70,8 +73,7 @@ def run_live(
         progress: show progress bars.
         init_model: a checkpoint to start from instead of training one on `seed_data`.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    state = load_state(out, recipe, config)
+    state = open_state(out, recipe, config)
     protocol = protocol_by_name(config.protocol, config.eval_episodes, recipe.collect.world)
     if not state["rounds"]:
         _seed_round(recipe, config, out, seed_data, device, progress, init_model, state, protocol)
@@ -97,24 +99,15 @@ def _seed_round(
     """Round 0: the seed model, the seed experience in memory, the first measurement."""
     started = time.perf_counter()
     folder = out / "round-000"
+    world = recipe.collect.world
     if init_model is not None:
+        require_checkpoint_world(init_model, world, f"the recipe {recipe.name!r}")
         model = WorldModel.load(init_model, device=device)
-        model.save(folder / "checkpoint", metadata={"from": str(init_model)})
+        model.save(folder / "checkpoint", metadata={"world": world, "from": str(init_model)})
     else:
         model, _ = run_train(recipe, seed_data, folder / "run", device, progress=progress)
         shutil.copytree(folder / "run" / "checkpoint", folder / "checkpoint", dirs_exist_ok=True)
-    # Round 0 is the memory's only writer so far: build it aside and move it in whole, so that a
-    # kill here never leaves half the seed data remembered.
-    building = out / (MEMORY_FILE + ".building")
-    for leftover in out.glob(MEMORY_FILE + ".building*"):
-        leftover.unlink()
-    with Memory.open(building) as memory:
-        steps = remember_experience(
-            memory, seed_data, memory_encoder(model), model.version(), "seed"
-        )
-    for suffix in ("", "-wal", "-shm"):
-        (out / (MEMORY_FILE + suffix)).unlink(missing_ok=True)
-    building.rename(out / MEMORY_FILE)
+    steps = _seed_memory(out, seed_data, model)
     result = _measure(protocol, model, recipe, progress)
     finish_round(
         out,
@@ -129,6 +122,26 @@ def _seed_round(
             "minutes": (time.perf_counter() - started) / 60,
         },
     )
+
+
+def _seed_memory(out: Path, seed_data: Path, model: WorldModel) -> int:
+    """The seed experience in the run's memory (built aside, moved in whole); its step count.
+
+    Round 0 is the memory's only writer so far: it is built aside and renamed into place, so a
+    kill here never leaves half the seed data remembered. A memory already in place is the one
+    an earlier, killed round 0 built (the folder is this run's), so it is kept, not rebuilt.
+    """
+    memory_path = out / MEMORY_FILE
+    if not memory_path.is_file():
+        building = out / (MEMORY_FILE + ".building")
+        for leftover in out.glob(MEMORY_FILE + ".building*"):  # of a kill while building
+            leftover.unlink()
+        with Memory.open(building) as memory:
+            remember_experience(memory, seed_data, memory_encoder(model), model.version(), "seed")
+        building.rename(memory_path)
+    with Memory.open(memory_path) as memory:
+        embed_memory_with(memory, model)
+        return int(memory.stats()["steps"])
 
 
 def _live_round(
@@ -163,7 +176,7 @@ def _live_round(
         )
         env_steps = int(memory.stats()["steps"])
         decisions = count_decisions(memory)
-    model.save(folder / "checkpoint", metadata={"live_round": index})
+    model.save(folder / "checkpoint", metadata={"world": recipe.collect.world, "live_round": index})
     result = _measure(protocol, model, recipe, progress)
     finish_round(
         out,

@@ -1,0 +1,101 @@
+"""How the `ami` command ends: signals as interrupts, exit codes, one line for OS errors.
+
+Ctrl-C (SIGINT) and SIGTERM both raise `KeyboardInterrupt` in the main thread, so every `finally`
+of the atomic writers runs and removes its temporary file, whichever signal stopped the command;
+which signal it was is remembered for the exit code (128 + its number: 130, 143).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from types import FrameType
+from typing import NoReturn
+
+import typer
+
+from ami.errors import AmiError
+
+INTERRUPTED = 130
+"""The exit code typer's `Exit` carries for a `KeyboardInterrupt` (128 + SIGINT)."""
+
+
+def run_app(app: typer.Typer) -> NoReturn:
+    """Run the command line `sys.argv` names with `app` and exit with its status.
+
+    Ctrl-C (SIGINT) and SIGTERM interrupt the command (its temporary files are removed), which
+    says `ami: interrupted` and exits 128 + the signal's number (130, 143). `typer.Exit(n)` exits
+    `n`. An `AmiError` is its one line, exit 2; so is an `OSError` that reaches here (disk full,
+    no permission, read-only filesystem), naming the file. Any other exception is a bug and keeps
+    its traceback.
+    """
+    with interrupts_from_signals() as received:
+        try:
+            # non-standalone click returns an Exit's code (typer turns Ctrl-C into Exit(130))
+            code = app(standalone_mode=False)
+        except KeyboardInterrupt:
+            code = INTERRUPTED
+        except AmiError as error:
+            _exit(f"ami: error: {error}", error.exit_code)
+        except OSError as error:
+            _exit(f"ami: error: {os_error_line(error)}", 2)
+        except typer.Abort:
+            _exit("ami: aborted", INTERRUPTED)
+        except typer.Exit as done:
+            code = done.exit_code
+        except Exception as error:  # click usage errors arrive here in non-standalone mode
+            # click may be typer's vendored copy or the click package: recognise it by class name
+            if any(cls.__name__ == "ClickException" for cls in type(error).__mro__):
+                error.show()  # type: ignore[attr-defined]
+                sys.exit(error.exit_code)  # type: ignore[attr-defined]
+            raise
+    if code == INTERRUPTED and received:
+        _exit("ami: interrupted", interrupted_exit_code(received))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit(line: str, code: int) -> NoReturn:
+    print(line, file=sys.stderr)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def interrupts_from_signals() -> Iterator[list[int]]:
+    """Within the block SIGINT and SIGTERM raise `KeyboardInterrupt`; yields the signals received.
+
+    A signal whose handler is not Python's default (ignored by the parent, or set by a caller)
+    is left alone. The previous handlers are restored at the end of the block.
+    """
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    previous = {
+        signum: signal.getsignal(signum)
+        for signum, default in defaults.items()
+        if signal.getsignal(signum) is default
+    }
+    for signum in previous:
+        signal.signal(signum, interrupt)
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def interrupted_exit_code(received: list[int]) -> int:
+    """128 + the number of the first signal received (130 when none was: a plain Ctrl-C)."""
+    return 128 + received[0] if received else INTERRUPTED
+
+
+def os_error_line(error: OSError) -> str:
+    """One line for an `OSError`: its reason and the file(s) it names (`No space left...: X`)."""
+    reason = error.strerror or str(error) or type(error).__name__
+    files = [str(name) for name in (error.filename, error.filename2) if name is not None]
+    return ": ".join([reason, *files])
