@@ -1,22 +1,25 @@
 """The benchmark table: a world model per world, every solver, the anchors' protocol.
 
-For each world a model is trained from its recipe (`ami.recipes.TABLE_RECIPES`) within the
-recipe's step budget, or loaded when the models folder already holds one trained from the very
-same recipe. Each model is then evaluated with every solver on the world's anchor protocol (goal =
-the state 25 steps ahead in a held-out expert episode, budget 50 env steps, fixed seeds), beside
-the random policy on the same episodes. While a model trains, its success with the recipe's solver
-is measured at a few points (on fewer episodes) to draw the success-vs-training-time curve; the time
-spent evaluating is not counted as training time (a curve point's minutes count from the start of
-`run_train`, loading the windows included).
+For each world the model of its recipe (`benchmarks.cache.WORLD_RECIPES`) comes from the cache
+(`--cache`, default `benchmarks/.cache/`): trained there within the recipe's step budget when the
+cache holds no model trained from the very same recipe. Each model is then evaluated with every
+solver on the world's anchor protocol (goal = the state 25 steps ahead in a held-out expert
+episode, budget 50 env steps, fixed seeds), beside the random policy on the same episodes. While
+a model trains here, its success with the recipe's solver is measured at a few points (on fewer
+episodes) to draw the success-vs-training-time curve; the time spent evaluating is not counted as
+training time (a curve point's minutes count from the start of `run_train`, loading the windows
+included). A model another benchmark trained has no curve (`--retrain` draws it).
 
-The models folder (default `bench-models/`, git-ignored) holds per world `data/experience.h5`,
-`run/` (checkpoint, metrics, recipe) and `facts.json` (training minutes, curve, recipe).
+    python -m benchmarks.table --curve-points 2      # make bench-table (~2 h on 2 cores)
+    python -m benchmarks.table --world reacher --solver cem
+
+Writes benchmarks/results/table.json (a run of some worlds replaces their rows and keeps the
+others') and table_curve.png beside it.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
+import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,34 +27,22 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.table import Table
+from rich.console import Console
 
-from ami.config import (
-    config_from_dict,
-    config_to_dict,
-    require_choice,
-    require_non_negative,
-    require_positive,
-)
-from ami.errors import CheckpointError, ConfigError
+from ami.config import require_choice, require_non_negative, require_positive
+from ami.device import resolve_device, seed_everything
+from ami.errors import ConfigError
 from ami.evaluation.protocols import protocol_by_name
 from ami.evaluation.runner import evaluate
-from ami.files import atomic_path, atomic_write_bytes
 from ami.model import WorldModel
-from ami.pipeline import make_agent, run_collect, run_train
+from ami.pipeline import make_agent
 from ami.planning import SOLVERS
-from ami.provenance import machine_facts
-from ami.recipes import (
-    DEMO,
-    PUSH_T,
-    REACHER,
-    Recipe,
-    trains_the_same_model,
-    with_solver,
-    world_settings,
-)
+from ami.recipes import Recipe, with_solver, world_settings
+from benchmarks.cache import WORLD_RECIPES, add_cache_argument, model_facts, trained_model
+from benchmarks.results_file import RESULTS, read_results
+from benchmarks.table_report import plot_curves, rich_table, write_table
 
-TABLE_RECIPES: dict[str, Recipe] = {"two_room": DEMO, "push_t": PUSH_T, "reacher": REACHER}
+TABLE = RESULTS / "table.json"
 
 # Published success rates (%) on the same protocol, for reference (LeWM paper, table 1).
 ANCHOR_FIGURES: dict[str, dict[str, float]] = {
@@ -66,16 +57,16 @@ class TableConfig:
     """What the table covers.
 
     Attributes:
-        worlds: worlds (rows), each with a recipe in `TABLE_RECIPES`.
+        worlds: worlds (rows), each with a recipe in `WORLD_RECIPES`.
         solvers: solvers (columns), by name.
         episodes: episodes of the anchor protocol per world and solver.
         curve_points: evaluations during training for the success-vs-time curve (0: none).
         curve_episodes: episodes per curve point.
         train_steps: overrides every recipe's training steps (None: the recipes').
-        retrain: train even when a model from the same recipe exists.
+        retrain: train even when the cache holds a model from the same recipe.
     """
 
-    worlds: tuple[str, ...] = tuple(TABLE_RECIPES)
+    worlds: tuple[str, ...] = tuple(WORLD_RECIPES)
     solvers: tuple[str, ...] = SOLVERS
     episodes: int = 50
     curve_points: int = 3
@@ -87,7 +78,7 @@ class TableConfig:
         if not self.worlds or not self.solvers:
             raise ConfigError("TableConfig needs at least one world and one solver")
         for world in self.worlds:
-            require_choice("TableConfig", "worlds", world, tuple(TABLE_RECIPES))
+            require_choice("TableConfig", "worlds", world, tuple(WORLD_RECIPES))
         for solver in self.solvers:
             require_choice("TableConfig", "solvers", solver, SOLVERS)
         require_positive("TableConfig", "episodes", self.episodes)
@@ -97,28 +88,29 @@ class TableConfig:
             require_positive("TableConfig", "train_steps", self.train_steps)
 
     def recipe(self, world: str) -> Recipe:
-        """The recipe of `world`'s model, with the table's step override."""
-        recipe = TABLE_RECIPES[world]
-        if self.train_steps is not None:
-            recipe = replace(recipe, train=replace(recipe.train, steps=self.train_steps))
+        """The recipe of `world`'s model, with the table's step override (a name of its own)."""
+        recipe = WORLD_RECIPES[world]
+        if self.train_steps is not None and self.train_steps != recipe.train.steps:
+            train = replace(recipe.train, steps=self.train_steps)
+            recipe = replace(recipe, name=f"{recipe.name}_{self.train_steps}_steps", train=train)
         return recipe
 
 
 def run_table(
     config: TableConfig,
-    models_dir: Path,
+    cache_dir: Path,
     device: torch.device,
     progress: bool = True,
     on_world_done: Callable[[dict[str, Any]], object] | None = None,
 ) -> dict[str, Any]:
-    """Train or load each world's model, evaluate every solver; the table as plain data.
+    """Get each world's model from the cache, evaluate every solver; the table as plain data.
 
     `on_world_done` gets the table so far after each world (to save partial results).
     """
     rows, worlds = [], {}
     for world in config.worlds:
         recipe = config.recipe(world)
-        model, facts = world_model(world, recipe, config, models_dir / world, device, progress)
+        model, facts = world_model(world, recipe, config, cache_dir, device, progress)
         protocol = protocol_by_name("anchor", config.episodes, world)
         for solver in config.solvers:
             result = evaluate(
@@ -153,65 +145,17 @@ def world_model(
     world: str,
     recipe: Recipe,
     config: TableConfig,
-    folder: Path,
+    cache_dir: Path,
     device: torch.device,
     progress: bool,
 ) -> tuple[WorldModel, dict[str, Any]]:
-    """`world`'s model and its training facts: loaded if trained from `recipe`, else trained."""
-    facts_path = folder / "facts.json"
-    checkpoint = folder / "run" / "checkpoint"
-    if not config.retrain and facts_path.is_file():
-        facts = json.loads(facts_path.read_text())
-        if _same_recipe(facts.get("recipe"), recipe):
-            try:
-                return WorldModel.load(checkpoint, device=device), facts
-            except CheckpointError:
-                pass  # damaged or half-written: train again
-    return _train(world, recipe, config, folder, device, progress)
-
-
-def _same_recipe(stored: Any, recipe: Recipe) -> bool:
-    """Whether a model trained from `stored` (a facts file's recipe) is `recipe`'s model.
-
-    Only what shapes the model counts (data, windows, model, training): a recipe that plans or
-    evaluates differently reuses the model. Fields added since, with their defaults, match.
-    """
-    try:
-        before = config_from_dict(Recipe, stored)
-    except (ConfigError, TypeError, ValueError, AttributeError):
-        return False
-    return trains_the_same_model(before, recipe)
-
-
-def _train(
-    world: str,
-    recipe: Recipe,
-    config: TableConfig,
-    folder: Path,
-    device: torch.device,
-    progress: bool,
-) -> tuple[WorldModel, dict[str, Any]]:
-    started = time.perf_counter()
-    data = run_collect(recipe.collect, folder / "data" / "experience.h5", progress=progress)
-    collected = time.perf_counter()
+    """`world`'s model from the cache (trained there, with the curve, when absent); its facts."""
     curve = _Curve(recipe, config, world)
-    run_dir = folder / "run"
-    if run_dir.exists():  # a different recipe's run: never resume it
-        shutil.rmtree(run_dir)
-    model, result = run_train(recipe, data, run_dir, device, progress, callbacks=[curve])
-    train_minutes = (result.seconds - curve.seconds) / 60
-    facts = {
-        "recipe": config_to_dict(recipe),
-        "collect_minutes": (collected - started) / 60,
-        "train_minutes": train_minutes,
-        "train_steps": result.steps,
-        "train_frames_per_second": result.frames_per_second,
-        "curve": {**curve.points, "solver": recipe.planner.solver.name},
-        "device": str(device),
-        "torch_threads": torch.get_num_threads(),
-    }
-    atomic_write_bytes(folder / "facts.json", json.dumps(facts, indent=2).encode())
-    return model, facts
+    checkpoint = trained_model(recipe, cache_dir, device, progress, curve, config.retrain)
+    facts = model_facts(checkpoint)
+    empty = {"step": [], "train_minutes": [], "success_rate": []}
+    facts.setdefault("curve", {**empty, "solver": recipe.planner.solver.name})
+    return WorldModel.load(checkpoint, device=device), facts
 
 
 class _Curve:
@@ -225,9 +169,19 @@ class _Curve:
         self.protocol = protocol_by_name("anchor", config.curve_episodes, world)
         self.seconds = 0.0
         self.started = time.perf_counter()
+        self.solver = recipe.planner.solver.name
         self.points: dict[str, list[float]] = {"step": [], "train_minutes": [], "success_rate": []}
 
+    def begin(self) -> None:
+        """Training starts now (the data is collected)."""
+        self.started = time.perf_counter()
+
+    def facts(self) -> dict[str, Any]:
+        """The curve, for the model's facts."""
+        return {"curve": {**self.points, "solver": self.solver}}
+
     def __call__(self, model: WorldModel, step: int) -> None:
+        """Measure success when `step` is a curve point."""
         if step not in self.at:
             return
         began = time.perf_counter()
@@ -245,86 +199,41 @@ class _Curve:
         self.seconds += time.perf_counter() - began
 
 
-def write_results(document: dict[str, Any], path: Path, command: str) -> Path:
-    """Write the table with the command, date, machine and git revision (atomically).
-
-    Worlds this run did not cover keep their rows from the file already at `path`; every world
-    carries the provenance of the run that measured it (`worlds[world]["measured"]`).
-    """
-    measured = {"command": command, **machine_facts()}
-    rows, worlds = (
-        list(document["rows"]),
-        {world: {**facts, "measured": measured} for world, facts in document["worlds"].items()},
+def main() -> None:
+    """Train (or take from the cache) a model per world, plan with every solver, write the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=TABLE, help="the table's JSON file")
+    add_cache_argument(parser)
+    parser.add_argument("--world", action="append", choices=list(WORLD_RECIPES))
+    parser.add_argument("--solver", action="append", choices=list(SOLVERS))
+    parser.add_argument("--episodes", type=int, default=50, help="episodes per world and solver")
+    parser.add_argument("--train-steps", type=int, default=None, help="(default: the recipes')")
+    parser.add_argument("--curve-points", type=int, default=3, help="success measured N times")
+    parser.add_argument("--retrain", action="store_true", help="train even if a model exists")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args()
+    config = TableConfig(
+        worlds=tuple(args.world or WORLD_RECIPES),
+        solvers=tuple(args.solver or SOLVERS),
+        episodes=args.episodes,
+        curve_points=args.curve_points,
+        train_steps=args.train_steps,
+        retrain=args.retrain,
     )
-    if path.is_file():
-        try:
-            before = json.loads(path.read_text())
-            kept = [row for row in before["rows"] if row["world"] not in worlds]
-            earlier = {key: value for key, value in before.items() if key in measured}
-            kept_worlds = {  # files from before per-world provenance: the file's own
-                w: {"measured": earlier, **f}
-                for w, f in before["worlds"].items()
-                if w not in worlds
-            }
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError(f"the table file {path} is not an ami table ({exc})") from exc
-        order = {world: i for i, world in enumerate(TABLE_RECIPES)}
-        rows = sorted(kept + rows, key=lambda row: order.get(row["world"], len(order)))
-        worlds = {**kept_worlds, **worlds}
-    return atomic_write_bytes(
-        path, json.dumps({"rows": rows, "worlds": worlds, **measured}, indent=2).encode()
+    seed_everything(0)
+    run_table(
+        config,
+        args.cache,
+        resolve_device(args.device),
+        progress=not args.quiet,
+        on_world_done=lambda partial: write_table(partial, args.out),
     )
+    document = read_results("table", args.out)  # this run's rows and those it kept
+    plot = plot_curves(document, args.out.with_name(args.out.stem + "_curve.png"))
+    Console().print(rich_table(document))
+    Console(stderr=True).print(f"table: {args.out}; curve: {plot}")
 
 
-def rich_table(document: dict[str, Any]) -> Table:
-    """World × solver → success %, random floor, ms per plan, training minutes."""
-    table = Table(title="ami benchmark table (anchor protocol: goal 25 steps ahead, budget 50)")
-    for column in ("world", "solver", "success", "random", "ms / plan", "train min", "anchors"):
-        table.add_column(column, justify="left" if column in ("world", "solver") else "right")
-    for row in document["rows"]:
-        anchors = document["worlds"][row["world"]]["anchor_success_percent"]
-        other = "".join(
-            f" ({name} {100 * rate:.0f}%)" for name, rate in row["other_success_rates"].items()
-        )
-        table.add_row(
-            row["world"],
-            row["solver"],
-            f"{100 * row['success_rate']:.0f}%{other}",
-            f"{100 * row['random_success_rate']:.0f}%",
-            f"{1000 * row['plan_seconds']:.0f}",
-            f"{row['train_minutes']:.1f}",
-            " ".join(f"{name} {value:.0f}" for name, value in anchors.items()),
-        )
-    return table
-
-
-def plot_curves(document: dict[str, Any], path: Path) -> Path:
-    """Success rate against training minutes, one line per world (the curve points + final)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for world, facts in document["worlds"].items():
-        curve = facts["curve"]
-        final = [
-            row["success_rate"]
-            for row in document["rows"]
-            if row["world"] == world and row["solver"] == curve["solver"]
-        ]
-        minutes = [*curve["train_minutes"], *([facts["train_minutes"]] if final else [])]
-        success = [*curve["success_rate"], *final]
-        axes.plot(
-            minutes, [100 * s for s in success], marker="o", label=f"{world} ({curve['solver']})"
-        )
-    axes.set_xlabel("training minutes")
-    axes.set_ylabel("success % (anchor protocol)")
-    axes.set_ylim(0, 100)
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=100)
-    plt.close(figure)
-    return path
+if __name__ == "__main__":
+    main()

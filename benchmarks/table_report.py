@@ -1,76 +1,113 @@
-"""`ami bench table`: the benchmark table, world × solver on the anchors' protocol.
-
-Mounted in `ami.cli` with `app.add_typer(bench_app, name="bench")`.
-"""
+"""The benchmark table's file, console table and curve plot (`python -m benchmarks.table`)."""
 
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-import typer
-from rich.console import Console
+from rich.table import Table
 
-from benchmarks.table import TABLE_RECIPES, TableConfig, plot_curves, rich_table, run_table
-from benchmarks.table import write_results as write_table
-from ami.device import resolve_device, seed_everything
-from ami.planning import SOLVERS
-
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks against the anchors' protocols.")
+from ami.errors import ConfigError
+from ami.files import atomic_path
+from benchmarks.cache import WORLD_RECIPES
+from benchmarks.results_file import provenance, write_results
 
 
-@bench_app.command()
-def table(
-    out: Annotated[
-        Path, typer.Option(help="The table's JSON file; the curve plot goes beside it.")
-    ] = Path("benchmarks/results/table.json"),
-    models: Annotated[
-        Path, typer.Option(help="Folder of the trained models (reused when the recipe matches).")
-    ] = Path("bench-models"),
-    world: Annotated[
-        list[str] | None,
-        typer.Option(help=f"World(s), repeatable: {', '.join(TABLE_RECIPES)} (default: all)."),
-    ] = None,
-    solver: Annotated[
-        list[str] | None,
-        typer.Option(help=f"Solver(s), repeatable: {', '.join(SOLVERS)} (default: all)."),
-    ] = None,
-    episodes: Annotated[int, typer.Option(help="Episodes per world and solver.")] = 50,
-    train_steps: Annotated[
-        int | None, typer.Option(help="Training steps for every model (default: the recipes').")
-    ] = None,
-    curve_points: Annotated[
-        int, typer.Option(help="Success measured this many times during training.")
-    ] = 3,
-    retrain: Annotated[bool, typer.Option("--retrain", help="Train even if a model exists.")] = (
-        False
-    ),
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
-) -> None:
-    """Train (or load) a model per world, plan with every solver, print and write the table."""
-    config = TableConfig(
-        worlds=tuple(world or TABLE_RECIPES),
-        solvers=tuple(solver or SOLVERS),
-        episodes=episodes,
-        curve_points=curve_points,
-        train_steps=train_steps,
-        retrain=retrain,
-    )
-    seed_everything(0)
-    command = "ami " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    document = run_table(
-        config,
-        models,
-        resolve_device(device),
-        progress=not quiet,
-        on_world_done=lambda partial: write_table(partial, out, command),
-    )
-    if out.is_file():  # every world's rows: this run's, and those it kept from before
-        document = json.loads(out.read_text())
-    plot = plot_curves(document, out.with_name(out.stem + "_curve.png"))
-    Console().print(rich_table(document))
-    Console(stderr=True).print(f"table: {out}; curve: {plot}")
+def merge_table(
+    document: dict[str, Any], before: dict[str, Any], measured: dict[str, Any]
+) -> dict[str, Any]:
+    """This run's rows and worlds (each stamped `measured`), and the other worlds' from `before`.
+
+    Raises:
+        ConfigError: `before` is not a table.
+    """
+    rows = list(document["rows"])
+    worlds = {world: {**facts, "measured": measured} for world, facts in document["worlds"].items()}
+    if not before:
+        return {"rows": rows, "worlds": worlds}
+    try:
+        kept = [row for row in before["rows"] if row["world"] not in worlds]
+        earlier = {key: value for key, value in before.items() if key in measured}
+        kept_worlds = {  # files from before per-world provenance: the file's own
+            w: {"measured": earlier, **f} for w, f in before["worlds"].items() if w not in worlds
+        }
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"the table file is not an ami table ({exc}); move it") from exc
+    order = {world: i for i, world in enumerate(WORLD_RECIPES)}
+    rows = sorted(kept + rows, key=lambda row: order.get(row["world"], len(order)))
+    return {"rows": rows, "worlds": {**kept_worlds, **worlds}}
+
+
+def write_table(document: dict[str, Any], path: Path, command: str | None = None) -> Path:
+    """Write the table at `path` with its provenance (atomically), keeping other worlds' rows.
+
+    Worlds this run did not cover keep their rows from the file already at `path`; every world
+    carries the provenance of the run that measured it (`worlds[world]["measured"]`).
+
+    Raises:
+        ConfigError: the file at `path` is not an ami table.
+    """
+    measured = provenance(command)
+    before: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            before = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"the table file {path} is not JSON ({exc}); move it") from exc
+    merged = merge_table(document, before, measured)
+    return write_results("table", merged, command=measured["command"], out=path)
+
+
+def rich_table(document: dict[str, Any]) -> Table:
+    """World × solver → success %, random floor, ms per plan, training minutes."""
+    table = Table(title="ami benchmark table (anchor protocol: goal 25 steps ahead, budget 50)")
+    for column in ("world", "solver", "success", "random", "ms / plan", "train min", "anchors"):
+        table.add_column(column, justify="left" if column in ("world", "solver") else "right")
+    for row in document["rows"]:
+        anchors = document["worlds"][row["world"]]["anchor_success_percent"]
+        other = "".join(
+            f" ({name} {100 * rate:.0f}%)" for name, rate in row["other_success_rates"].items()
+        )
+        table.add_row(
+            row["world"],
+            row["solver"],
+            f"{100 * row['success_rate']:.0f}%{other}",
+            f"{100 * row['random_success_rate']:.0f}%",
+            f"{1000 * row['plan_seconds']:.0f}",
+            f"{row['train_minutes']:.1f}",
+            " ".join(f"{name} {value:.0f}" for name, value in anchors.items()),
+        )
+    return table
+
+
+def plot_curves(document: dict[str, Any], path: Path) -> Path:
+    """Success rate against training minutes, one line per world (the curve points + final)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for world, facts in document["worlds"].items():
+        curve = facts["curve"]
+        final = [
+            row["success_rate"]
+            for row in document["rows"]
+            if row["world"] == world and row["solver"] == curve["solver"]
+        ]
+        minutes = [*curve["train_minutes"], *([facts["train_minutes"]] if final else [])]
+        success = [*curve["success_rate"], *final]
+        axes.plot(
+            minutes, [100 * s for s in success], marker="o", label=f"{world} ({curve['solver']})"
+        )
+    axes.set_xlabel("training minutes")
+    axes.set_ylabel("success % (anchor protocol)")
+    axes.set_ylim(0, 100)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
+    plt.close(figure)
+    return path

@@ -6,11 +6,13 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import benchmarks.cache as cache
+import benchmarks.table as bench_table
 import pytest
 import torch
+from benchmarks.table import TableConfig, run_table
+from benchmarks.table_report import plot_curves, rich_table, write_table
 
-import benchmarks.table as bench_table
-from benchmarks.table import TableConfig, plot_curves, rich_table, run_table, write_results
 from ami.errors import ConfigError
 from ami.recipes import TINY
 
@@ -22,19 +24,19 @@ TINY_PUSH_T = replace(
 @pytest.fixture
 def tiny_recipes(monkeypatch):
     recipes = {"two_room": TINY, "push_t": TINY_PUSH_T}
-    monkeypatch.setattr(bench_table, "TABLE_RECIPES", recipes)
+    monkeypatch.setattr(bench_table, "WORLD_RECIPES", recipes)
     return recipes
 
 
 def count_training(monkeypatch) -> list[str]:
     trained: list[str] = []
-    real = bench_table.run_train
+    real = cache.run_train
 
     def counting(recipe, *args, **kwargs):
         trained.append(recipe.collect.world)
         return real(recipe, *args, **kwargs)
 
-    monkeypatch.setattr(bench_table, "run_train", counting)
+    monkeypatch.setattr(cache, "run_train", counting)
     return trained
 
 
@@ -83,24 +85,25 @@ def test_table_has_a_row_per_world_and_solver_and_reuses_models(
     )
     assert trained == ["two_room", "push_t", "push_t"]  # another recipe: trained again
 
-    out = write_results(document, tmp_path / "table.json", "ami bench table")
+    out = write_table(document, tmp_path / "table.json", "python -m benchmarks.table")
     written = json.loads(out.read_text())
-    assert written["command"] == "ami bench table" and written["rows"] == rows
+    assert written["command"] == "python -m benchmarks.table" and written["rows"] == rows
     assert {"date", "machine", "git_revision"} <= written.keys()
-    assert written["worlds"]["push_t"]["measured"]["command"] == "ami bench table"
+    assert written["worlds"]["push_t"]["measured"]["command"] == "python -m benchmarks.table"
     # a run of one world replaces that world's rows and keeps the others'
     push_t_only = {
         "rows": [{**rows[2], "success_rate": 0.5}],
         "worlds": {"push_t": document["worlds"]["push_t"]},
     }
-    write_results(push_t_only, out, "ami bench table --world push_t")
+    write_table(push_t_only, out, "python -m benchmarks.table --world push_t")
     merged = json.loads(out.read_text())
     assert [(r["world"], r["solver"]) for r in merged["rows"]] == [
         ("two_room", "cem"), ("two_room", "mppi"), ("push_t", "cem"),
     ]  # fmt: skip
     assert merged["rows"][:2] == rows[:2] and merged["rows"][2]["success_rate"] == 0.5
-    assert merged["worlds"]["two_room"]["measured"]["command"] == "ami bench table"
-    assert merged["worlds"]["push_t"]["measured"]["command"] == "ami bench table --world push_t"
+    assert merged["worlds"]["two_room"]["measured"]["command"] == "python -m benchmarks.table"
+    push_t_command = merged["worlds"]["push_t"]["measured"]["command"]
+    assert push_t_command == "python -m benchmarks.table --world push_t"
     assert plot_curves(document, tmp_path / "curve.png").stat().st_size > 1000
     assert plot_curves(merged, tmp_path / "merged.png").stat().st_size > 1000  # as the CLI does
     assert rich_table(document).row_count == 4
@@ -118,7 +121,8 @@ def test_table_config_is_validated(tiny_recipes):
 
 
 def test_a_model_is_reused_across_new_defaulted_fields_and_other_planners():
-    from benchmarks.table import _same_recipe
+    from benchmarks.cache import same_recipe as _same_recipe
+
     from ami.config import config_to_dict
     from ami.recipes import PUSH_T, REACHER
 
