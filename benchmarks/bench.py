@@ -8,8 +8,11 @@ budget and the demo's, each beside its success rate on TwoRoom's anchor protocol
 Prints each figure and writes them to benchmarks/results/bench.json with the command, date,
 machine and git revision. `--skip-demo` leaves out the demo run (≈ 9 minutes on 2 cores) and
 keeps the demo figures of the previous bench.json, marked with the revision they were measured at.
-The demo's folder is kept in benchmarks/.demo (git-ignored) for benchmarks/planner_ablation.py;
-the planning figures use its model (an untrained one, without success rates, when it is absent).
+The demo runs in the cache (`--cache`, folder `bench/demo`) and its model goes into the cache as
+the demo recipe's model, which the other benchmarks then reuse; the planning figures use the
+cache's demo model (an untrained one, without success rates, when the cache has none).
+
+    python -m benchmarks.bench [--skip-demo] [--skip-plan-success]   # make bench
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
-import json
+import shutil
 import sys
 import tempfile
 import time
@@ -33,7 +36,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from speed import (
+
+from ami.agent import PlanningAgent
+from ami.model import WorldModel
+from ami.pipeline import make_agent, run_demo
+from ami.recipes import DEMO
+from ami.worlds import make, measure_steps_per_second
+from benchmarks.cache import add_cache_argument, cached_model, keep_model, scratch
+from benchmarks.results_file import provenance, read_results, write_results
+from benchmarks.speed import (
     ANCHOR_PLANNER,
     collection_steps_per_second,
     matmul_peak_gflops,
@@ -44,18 +55,6 @@ from speed import (
     train_frames_per_second,
     with_precision,
 )
-
-from ami.agent import PlanningAgent
-from ami.files import atomic_write_bytes
-from ami.model import WorldModel
-from ami.pipeline import make_agent, run_demo
-from ami.provenance import machine_facts
-from ami.recipes import DEMO
-from ami.worlds import make, measure_steps_per_second
-
-RESULTS = Path(__file__).resolve().parent / "results" / "bench.json"
-# The demo run is kept (git-ignored) so that benchmarks/planner_ablation.py can reuse its model.
-DEMO_OUT = Path(__file__).resolve().parent / ".demo"
 
 
 def env_steps_per_second() -> float:
@@ -134,10 +133,14 @@ def speed_figures(record: Record) -> None:
         )
 
 
-def planning_figures(record: Record, with_success: bool, episodes: int = 20) -> None:
-    """Latency, FLOPs, GFLOP/s and success of full plans at the anchors' and the demo's budget."""
-    checkpoint = DEMO_OUT / "run" / "checkpoint"
-    trained = checkpoint.is_dir()
+def planning_figures(
+    record: Record, with_success: bool, checkpoint: Path | None, episodes: int = 20
+) -> None:
+    """Latency, FLOPs, GFLOP/s and success of full plans at the anchors' and the demo's budget.
+
+    With the demo's model at `checkpoint`, or an untrained one (no success rates) when None.
+    """
+    trained = checkpoint is not None
     torch.manual_seed(0)
     model = WorldModel.load(checkpoint) if trained else WorldModel(DEMO.model).eval()
     which = "the demo's trained model" if trained else "an untrained demo model"
@@ -171,20 +174,15 @@ def main() -> None:
     parser.add_argument(
         "--skip-plan-success", action="store_true", help="planning latency only (≈ 4 min less)"
     )
+    add_cache_argument(parser)
     args = parser.parse_args()
-    flags = [f"--{k.replace('_', '-')}" for k, v in vars(args).items() if v]
-    command = "make bench" + (f" ({' '.join(flags)})" if flags else "")
-    facts = {
-        **machine_facts(),
-        "command": command,
-        "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
-    }
+    facts = {**provenance(), "omp_wait_policy": os.environ["OMP_WAIT_POLICY"]}
     figures: dict[str, dict] = {}
 
     def record(name: str, value: float, unit: str, how: str) -> None:
         # The 1-minute load average says how busy the (shared) machine was at this figure.
         load = round(os.getloadavg()[0], 2)
-        figures[name] = {"value": value, "unit": unit, "how": how, "load_average": load, **facts}
+        figures[name] = {"value": value, "unit": unit, "how": how, **facts, "load_average": load}
         print(f"{name:32s} {value:12.2f} {unit}", flush=True)
 
     torch.set_num_threads(1)
@@ -202,8 +200,8 @@ def main() -> None:
         "ms",
         "demo planner (CEM 200x4 iterations, horizon 10 held actions), one replanning call",
     )
-    if args.skip_demo and RESULTS.exists():
-        previous = json.loads(RESULTS.read_text())
+    previous = read_results("bench")
+    if args.skip_demo and previous:
         for key in (
             "demo_cross_room_success_rate",
             "demo_cross_room_random_success_rate",
@@ -215,8 +213,11 @@ def main() -> None:
                 figures[key] = previous[key]
     else:
         started = time.perf_counter()
-        document = run_demo(DEMO, DEMO_OUT, torch.device("cpu"), progress=False)
+        demo_out = scratch(args.cache, "bench") / "demo"
+        shutil.rmtree(demo_out, ignore_errors=True)  # the whole demo, never a resumed one
+        document = run_demo(DEMO, demo_out, torch.device("cpu"), progress=False)
         minutes = (time.perf_counter() - started) / 60
+        keep_model(DEMO, demo_out / "run", args.cache, document["run"])
         how = "ami demo (preset demo, seed 0), 50 episodes per protocol"
         for name, result in document["protocols"].items():
             record(f"demo_{name}_success_rate", result["success_rate"], "fraction", how)
@@ -227,10 +228,9 @@ def main() -> None:
                 how + ", uniform random actions on the same episodes",
             )
         record("demo_minutes", minutes, "min", "wall clock of the whole demo on this machine")
-    planning_figures(record, with_success=not args.skip_plan_success)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(RESULTS, (json.dumps(figures, indent=2) + "\n").encode())
-    print(f"wrote {RESULTS}", file=sys.stderr)
+    checkpoint = cached_model(DEMO, args.cache)
+    planning_figures(record, not args.skip_plan_success, checkpoint)
+    print(f"wrote {write_results('bench', figures)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

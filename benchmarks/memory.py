@@ -1,12 +1,13 @@
 """Memory figures: inserts per second, exact recall latency at 1 M steps, the SIGKILL test.
 
 Writes benchmarks/results/memory.json (each figure with command, date, machine, git revision).
+Run: python -m benchmarks.memory  (part of make bench)
 """
 
 from __future__ import annotations
 
+import argparse
 import io
-import json
 import signal
 import subprocess
 import sys
@@ -19,13 +20,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ami.files import atomic_write_bytes
 from ami.memory import Memory
 from ami.memory.store import Synchronous
-from ami.provenance import machine_facts
 from ami.worlds import make
+from benchmarks.results_file import provenance, write_results
 
-RESULTS = Path(__file__).resolve().parent / "results" / "memory.json"
 WRITER = """
 import sys, numpy as np
 from ami.memory import Memory
@@ -128,7 +127,8 @@ def kill_test(folder: Path, runs: int = 3) -> int:
 
 
 def main() -> None:
-    facts = {**machine_facts(), "command": "python benchmarks/memory_bench.py (make bench)"}
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    facts = provenance()
     figures = {}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -190,8 +190,7 @@ def main() -> None:
         for key, value, unit, how in measured:
             figures[key] = {"value": value, "unit": unit, "how": how, **facts}
             print(f"{key:40s} {value:12.2f} {unit}", flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(RESULTS, (json.dumps(figures, indent=2) + "\n").encode())
+    write_results("memory", figures)
 
 
 if __name__ == "__main__":

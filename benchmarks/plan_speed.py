@@ -11,33 +11,36 @@ away in turn, and the full plan (30 iterations) with 1 and 2 threads:
 OpenMP's wait policy matters on 2 cores: threads that spin between parallel regions are fastest
 on an idle machine and slowest on a busy one. Run it under each policy; the figures of each go
 under its name in benchmarks/results/plan_speed.json.
-Run: OMP_WAIT_POLICY=ACTIVE python benchmarks/plan_speed_ablation.py (and =PASSIVE), after
-`make bench`, which trains the demo model.
+Run: OMP_WAIT_POLICY=ACTIVE python -m benchmarks.plan_speed (and =PASSIVE); the demo recipe's
+model comes from the cache (`--cache`, trained there when absent).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
-from speed import ANCHOR_PLANNER, plan_latency, with_precision  # noqa: E402
 
 from ami.device import precision_context  # noqa: E402
-from ami.files import atomic_write_bytes  # noqa: E402
 from ami.model import WorldModel  # noqa: E402
 from ami.planning import GoalEnergy, HeldActions  # noqa: E402
-from ami.provenance import machine_facts  # noqa: E402
+from ami.recipes import DEMO  # noqa: E402
+from benchmarks.cache import add_cache_argument, trained_model  # noqa: E402
+from benchmarks.results_file import (  # noqa: E402
+    command_line,
+    provenance,
+    read_results,
+    write_results,
+)
+from benchmarks.speed import ANCHOR_PLANNER, plan_latency, with_precision  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results" / "plan_speed.json"
-CHECKPOINT = ROOT / ".demo" / "run" / "checkpoint"
 SAMPLES, HORIZON = 300, 5
 
 
@@ -53,8 +56,12 @@ def timed(call: Callable[[], object], repeats: int = 7) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_cache_argument(parser)
+    args = parser.parse_args()
     torch.set_num_threads(2)
-    model = WorldModel.load(CHECKPOINT)
+    checkpoint = trained_model(DEMO, args.cache)
+    model = WorldModel.load(checkpoint)
     planned = HeldActions(model, model.config.frameskip)
     generator = torch.Generator().manual_seed(0)
     z_now = torch.randn(1, 1, model.config.encoder.embed_dim, generator=generator)
@@ -104,14 +111,13 @@ def main() -> None:
         / iteration["batched_inference_mode_bf16"],
         "full_plan_seconds": plans,
         "budget": f"CEM {SAMPLES} samples x 30 iterations, horizon {HORIZON} held actions",
-        "load_average_1min": os.getloadavg()[0],
-        "command": f"OMP_WAIT_POLICY={policy} python benchmarks/plan_speed_ablation.py",
-        **machine_facts(),
+        "model": checkpoint,
+        **provenance(f"OMP_WAIT_POLICY={policy} {command_line()}"),
     }
-    document = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    document = read_results("plan_speed")
     document[policy] = figures
-    atomic_write_bytes(RESULTS, (json.dumps(document, indent=2) + "\n").encode())
-    print(json.dumps(figures, indent=2))
+    write_results("plan_speed", document)
+    print(json.dumps(figures, indent=2, default=str))
 
 
 if __name__ == "__main__":

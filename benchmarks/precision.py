@@ -5,8 +5,8 @@ and batch: forward, backward, clipping, AdamW) in fp32 and bf16, eager and throu
 `torch.compile`, and one MPC plan at the anchors' CEM budget in fp32 and bf16; records what
 `precision="auto"` and `compile="auto"` choose here, beside the CPU's model and capability.
 
-    python benchmarks/precision.py            # ~5 min on 2 cores; writes results/precision.json
-    python benchmarks/precision.py --steps 3  # a quick look
+    python -m benchmarks.precision            # ~5 min on 2 cores; writes results/precision.json
+    python -m benchmarks.precision --steps 3  # a quick look
 
 The timed steps follow 3 untimed ones (with compile, the compilation); each figure is the median
 over its timed steps. The load average is recorded: a busy machine measures the load.
@@ -19,24 +19,19 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as bench.py: see its comment
 
 import argparse
-import json
 import statistics
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
-from speed import ANCHOR_PLANNER, matmul_peak_gflops, plan_latency, with_precision
 
 from ami.device import resolve_device, resolve_precision
-from ami.files import atomic_write_bytes
 from ami.model import WorldModel
-from ami.provenance import machine_facts
 from ami.recipes import DEMO, PUSH_T
 from ami.training.step import TrainStep, resolve_compile
-
-RESULTS = Path(__file__).resolve().parent / "results" / "precision.json"
+from benchmarks.results_file import RESULTS, write_results
+from benchmarks.speed import ANCHOR_PLANNER, matmul_peak_gflops, plan_latency, with_precision
 
 
 def step_seconds(precision: str, compile: bool, steps: int, device: torch.device) -> float:
@@ -67,13 +62,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8, help="timed training steps per variant")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS / "precision.json")
     args = parser.parse_args()
     device = resolve_device(args.device)
     frames = PUSH_T.train.batch_size * PUSH_T.window.length
     results: dict[str, object] = {
-        "command": " ".join(["python", "benchmarks/precision.py", *sys.argv[1:]]),
-        **machine_facts(),
         "load_average_start": os.getloadavg()[0],
         "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
         "auto_precision": resolve_precision("auto", device),
@@ -101,8 +94,7 @@ def main() -> None:
         print(f"MPC plan, demo model, CEM 300 x 30, H5, {precision}: {seconds:.2f} s")
     results["plan_anchor_budget"] = planning
     results["load_average_end"] = os.getloadavg()[0]
-    atomic_write_bytes(args.out, (json.dumps(results, indent=2) + "\n").encode())
-    print(f"wrote {args.out}")
+    print(f"wrote {write_results('precision', results, out=args.out)}")
 
 
 if __name__ == "__main__":

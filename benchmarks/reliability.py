@@ -5,8 +5,8 @@ corrupt and adversarial files, odd paths, bad values) with the property-based on
 Hypothesis's "thorough" profile (600 random files or recipes each instead of 40), and counts
 the outcomes per area; a parametrised test counts once per case.
 
-    python benchmarks/reliability.py           # ~5 min on 2 cores; writes results/reliability.json
-    python benchmarks/reliability.py --quick   # the property tests with make test's 40 examples
+    python -m benchmarks.reliability           # ~5 min on 2 cores; writes results/reliability.json
+    python -m benchmarks.reliability --quick   # the property tests with make test's 40 examples
 
 Exit status 1 when any case fails.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import sys
 import time
@@ -23,11 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from ami.files import atomic_write_bytes
-from ami.provenance import machine_facts
+from benchmarks.results_file import RESULTS, ROOT, repository_path, write_results
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "reliability.json"
 COLUMNS = ("tried", "passed", "failed", "skipped")
 
 
@@ -71,7 +67,7 @@ def main() -> int:
     """Run the cases, print the table, write results/reliability.json; 1 if any case failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="make test's Hypothesis examples")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS / "reliability.json")
     args = parser.parse_args()
     profile = "default" if args.quick else "thorough"
     os.environ["HYPOTHESIS_PROFILE"] = profile
@@ -88,17 +84,13 @@ def main() -> int:
     for area, row in sorted(counts.items()) + [("all", total)]:
         print(f"{area:<12}", *(f"{row[key]:>7}" for key in COLUMNS))
     document = {
-        "command": " ".join(["python", "benchmarks/reliability.py", *sys.argv[1:]]),
-        **machine_facts(),
         "hypothesis_profile": profile,
         "minutes": minutes,
-        "load_average": os.getloadavg()[0],
         "areas": counts,
         "all": total,
         "failed_cases": sorted(n for n, o in counter.outcomes.items() if o == "failed"),
     }
-    atomic_write_bytes(args.out, (json.dumps(document, indent=2) + "\n").encode())
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    print(f"wrote {repository_path(write_results('reliability', document, out=args.out))}")
     return 1 if code != 0 or total["failed"] else 0
 
 

@@ -1,8 +1,9 @@
 """The speed figures of `make bench` (issue 6): matmul peak, training, collection and planning.
 
-Each function measures one thing on this machine and returns plain numbers; `bench.py` prints
-them and writes them to bench.json. Every training figure runs the real `TrainStep` (or the real
-`ami train` under torchrun); every planning figure runs the real agent (`make_agent`), MPC and CEM.
+Each function measures one thing on this machine and returns plain numbers; `benchmarks.bench`
+prints them and writes them to bench.json. Every training figure runs the real `TrainStep` (or
+the real `ami train` under torchrun); every planning figure runs the real agent (`make_agent`),
+MPC and CEM.
 """
 
 from __future__ import annotations

@@ -2,27 +2,25 @@
 
 Reacher is measured with both renderers: the numpy top-down painter (the default) and MuJoCo's
 own OpenGL renderer (headless through EGL or OSMesa; software rendering on a machine without a
-GPU). Writes benchmarks/results/worlds.json.  Run: python benchmarks/worlds_bench.py  (≈ 1 min)
+GPU). Writes benchmarks/results/worlds.json.  Run: python -m benchmarks.worlds  (≈ 1 min)
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
-from pathlib import Path
 
 import torch
 
 from ami.errors import DependencyMissingError
-from ami.files import atomic_write_bytes
-from ami.provenance import machine_facts
 from ami.worlds import make, measure_steps_per_second, names
+from benchmarks.results_file import write_results
 
-RESULTS = Path(__file__).resolve().parent / "results" / "worlds.json"
 SETTINGS = {name: {} for name in names()} | {"reacher[mujoco renderer]": {"renderer": "mujoco"}}
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     torch.set_num_threads(1)
     figures: dict[str, object] = {}
     for label, overrides in SETTINGS.items():
@@ -42,13 +40,8 @@ def main() -> None:
             "how": f"{steps} random steps, 64x64 pixels rendered every step, best of 3, one core",
         }
         print(f"{label}: {rate:,.0f} steps/s", flush=True)
-    document = {
-        "env_steps_per_second": figures,
-        "command": "python benchmarks/worlds_bench.py (make bench)",
-        **machine_facts(),
-    }
-    atomic_write_bytes(RESULTS, (json.dumps(document, indent=2) + "\n").encode())
-    print(f"wrote {RESULTS}", file=sys.stderr)
+    path = write_results("worlds", {"env_steps_per_second": figures})
+    print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
