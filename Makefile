@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 TORCH_VERSION ?= 2.13.0
 DEMO_OUT ?= ami-demo
 
-.PHONY: help venv demo test test-fast bench bench-table bench-maze bench-actor bench-live bench-understanding ablation lint format clean
+.PHONY: help venv demo test test-fast bench bench-table bench-maze bench-actor bench-live bench-understanding ablation lint format docs docs-check clean
 
 help:  ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -63,5 +63,21 @@ format: venv  ## Format the code with ruff
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed  ## Build the docs site into site/ (strict: a broken link or reference fails); CLI page from --help
+	$(PY) docs/gen_cli.py docs/reference/cli.md
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-check: docs  ## Load every page of site/ and a tiny demo's report.html in headless Chromium (pages load, images show, no console errors)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		echo "docs-check: installing Debian's chromium (apt-get install -y chromium)"; \
+		apt-get update -q && apt-get install -y -q chromium; }
+	rm -rf build/docs-check && mkdir -p build/docs-check
+	$(VENV)/bin/ami demo --preset tiny --quiet --out build/docs-check/demo
+	$(PY) docs/check_site.py site --report build/docs-check/demo/report.html --screenshots build/docs-check/shots
+
 clean:  ## Remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache site
