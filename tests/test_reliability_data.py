@@ -7,7 +7,11 @@ work) with every earlier file intact.
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -326,3 +330,173 @@ def test_another_worlds_data_is_refused_by_a_recipe(tmp_path):
     with pytest.raises(DatasetError, match="'push_t' experience.*'two_room' model") as info:
         training_windows(TINY, data, progress=False)
     assert str(data) in str(info.value)
+
+
+# --- writing: disk full, read-only, odd targets -----------------------------------------------
+
+
+def temp_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name)
+
+
+class FullDisk(io.FileIO):
+    """A file on a disk that fills up after `room` bytes: then writes fail with ENOSPC."""
+
+    room = 20_000
+
+    def write(self, data) -> int:
+        size = len(memoryview(data).cast("B"))
+        if self.tell() + size > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return super().write(data)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB tmpfs mounted in `tmp_path` (skipped where this process may not mount one)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    try:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+            capture_output=True,
+            text=True,
+        )
+    except OSError as exc:
+        pytest.skip(f"no mount command to make a small tmpfs: {exc}")
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs (needs root): {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@datasets
+def test_disk_full_while_writing_a_dataset_is_one_error_keeping_the_previous_file(
+    tmp_path, monkeypatch
+):
+    import ami.experience._hdf5 as hdf5
+
+    path = toy_dataset(tmp_path / "data.h5")
+    before = path.read_bytes()
+    monkeypatch.setattr(
+        hdf5, "open", lambda name, mode, buffering: FullDisk(name, "w+"), raising=False
+    )
+    with pytest.raises(DatasetError) as info:
+        toy_dataset(path, episodes=40)
+    assert str(info.value).startswith(f"no space left on device writing {path}")
+    assert path.read_bytes() == before
+    assert temp_files(tmp_path) == []
+
+
+@datasets
+def test_ami_collect_into_a_full_filesystem_is_one_line_keeping_the_previous_file(small_disk):
+    from cli_run import ami, assert_one_line_error
+
+    path = toy_dataset(small_disk / "data.h5")
+    before = path.read_bytes()
+    result = ami(
+        "collect", "--out", str(path), "--episodes", "200", "--steps", "40", "--image-size", "32"
+    )
+    assert_one_line_error(result, "no space left on device", str(path))
+    assert path.read_bytes() == before
+    assert temp_files(small_disk) == []
+    with ExperienceDataset.open(path) as dataset:
+        assert dataset.num_episodes == 3
+
+
+@datasets
+@pytest.mark.parametrize(
+    "code",
+    [errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES],
+    ids=["ENOSPC", "EDQUOT", "EROFS", "EACCES"],
+)
+def test_a_failed_atomic_write_is_one_error_keeping_the_previous_file(tmp_path, code):
+    from ami.errors import FileWriteError
+    from ami.files import atomic_write_with
+
+    path = save_recipe(TINY, tmp_path / "recipe.json")
+    before = path.read_bytes()
+
+    def write(handle):
+        handle.write(b"{half a recipe")
+        raise OSError(code, os.strerror(code))
+
+    with pytest.raises(FileWriteError) as info:
+        atomic_write_with(path, write)
+    reason = os.strerror(code)
+    assert str(info.value).startswith(f"{reason[0].lower()}{reason[1:]} writing {path}")
+    assert path.read_bytes() == before
+    assert temp_files(tmp_path) == []
+
+
+@datasets
+def test_a_failed_fsync_is_one_error_keeping_the_previous_file(tmp_path, monkeypatch):
+    import ami.files
+    from ami.errors import FileWriteError
+
+    path = save_recipe(TINY, tmp_path / "recipe.json")
+    before = path.read_bytes()
+
+    def fsync(fd):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(ami.files.os, "fsync", fsync)
+    with pytest.raises(FileWriteError, match="input/output error writing"):
+        save_recipe(replace(TINY, name="other"), path)
+    assert path.read_bytes() == before
+    assert temp_files(tmp_path) == []
+
+
+@datasets
+def test_saving_into_a_read_only_filesystem_is_one_error(small_disk):
+    from ami.errors import FileWriteError
+
+    path = save_recipe(TINY, small_disk / "recipe.json")
+    before = path.read_bytes()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    with pytest.raises(FileWriteError, match="read-only file system writing"):
+        save_recipe(replace(TINY, name="other"), path)
+    assert path.read_bytes() == before
+
+
+@datasets
+def test_an_atomic_write_onto_a_folder_is_one_error(tmp_path):
+    from ami.errors import FileWriteError
+
+    with pytest.raises(FileWriteError, match="is a folder"):
+        save_recipe(TINY, tmp_path)
+
+
+@datasets
+def test_ami_collect_out_naming_a_folder_is_one_line(tmp_path):
+    from cli_run import ami, assert_one_line_error
+
+    result = ami("collect", "--out", str(tmp_path), "--episodes", "1", "--steps", "2")
+    assert_one_line_error(result, str(tmp_path), "is a folder")
+    assert list(tmp_path.iterdir()) == []
+
+
+@datasets
+def test_ami_collect_does_not_replace_a_file_that_is_not_an_ami_dataset(tmp_path):
+    from cli_run import ami, assert_one_line_error
+
+    path = tmp_path / "thesis.h5"
+    path.write_bytes(b"five years of work")
+    result = ami("collect", "--out", str(path), "--episodes", "1", "--steps", "2")
+    assert_one_line_error(result, str(path), "not an ami dataset")
+    assert path.read_bytes() == b"five years of work"
+
+
+@datasets
+def test_collecting_onto_someone_elses_hdf5_file_is_refused_and_onto_a_dataset_is_allowed(tmp_path):
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as file:
+        file.create_dataset("results", data=np.arange(4))
+    before = foreign.read_bytes()
+    with pytest.raises(DatasetError, match="not an ami dataset"):
+        toy_dataset(foreign)
+    assert foreign.read_bytes() == before
+    path = toy_dataset(tmp_path / "data.h5", episodes=2)
+    toy_dataset(path, episodes=5)  # an ami dataset is replaced, as before
+    with ExperienceDataset.open(path) as dataset:
+        assert dataset.num_episodes == 5

@@ -98,7 +98,13 @@ def demo(
 
 @app.command()
 def collect(
-    out: Annotated[Path, typer.Option(help="HDF5 file to write (atomically).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="HDF5 file to write (atomically); an existing file there is replaced only if it "
+            "is an ami dataset."
+        ),
+    ],
     world: Annotated[str, typer.Option(help="Registered world name, e.g. two_room.")] = "two_room",
     episodes: Annotated[int, typer.Option(help="Number of episodes.")] = 1000,
     steps: Annotated[int, typer.Option(help="Env steps per episode.")] = 100,

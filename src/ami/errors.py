@@ -32,6 +32,10 @@ class TrainingDivergedError(AmiError):
     """Training met a non-finite loss, gradient or weight (names the step and what went wrong)."""
 
 
+class FileWriteError(AmiError):
+    """A file could not be written (disk full, quota, read-only, no permission); names the path."""
+
+
 class ShapeError(AmiError):
     """A tensor or array does not have the shape a contract requires."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import h5py
@@ -16,6 +17,68 @@ FORMAT_VERSION = 1
 CHUNK_FRAMES = 64
 COMPRESSION = ("gzip", 1)  # (filter, level); see the `ami.experience.dataset` docstring
 DATASETS = ("pixels", "actions", "states", "episode_starts", "episode_lengths")
+
+
+class GuardedFile:
+    """A binary file for h5py's `fileobj` driver that records a failed write instead of failing.
+
+    HDF5 writes much of a file only when it evicts a cache or closes an object, where h5py can
+    only print the failure (thousands of lines on a full disk) and HDF5 may later crash. Through
+    this file HDF5 never sees a failure: the first `OSError` (ENOSPC, EDQUOT, EIO) is kept, later
+    writes are dropped, and the writer raises it at its next `check()`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._raw = open(path, "w+b", buffering=0)  # noqa: SIM115 (closed by close())
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data).cast("B")
+        if self.error is None:
+            try:
+                done = 0
+                while done < len(view):
+                    done += self._raw.write(view[done:]) or 0
+            except OSError as exc:
+                self.error = exc
+        return len(view)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._raw.read(size) or b""
+
+    def readinto(self, buffer: bytearray) -> int:
+        return self._raw.readinto(buffer) or 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def truncate(self, size: int | None = None) -> int:
+        if self.error is None:
+            try:
+                return self._raw.truncate(size)
+            except OSError as exc:
+                self.error = exc
+        return self.tell() if size is None else size
+
+    def flush(self) -> None:
+        """Nothing to flush: writes go straight to the file (unbuffered)."""
+
+    def check(self) -> None:
+        """Raise the first write failure, if there was one."""
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> GuardedFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class ChunkedWriter:

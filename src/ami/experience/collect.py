@@ -10,12 +10,13 @@ run `steps_per_episode` steps; another env's episode ends where it reports termi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import multiprocessing.queues
 import os
 import queue
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ def collect(
     config: CollectConfig,
     env_factory: Callable[[], gymnasium.Env] | None = None,
     progress: bool = True,
-) -> Iterator[Episode]:
+) -> Generator[Episode, None, None]:
     """Episodes of `config.policy` acting in the world, one at a time.
 
     Args:
@@ -154,12 +155,13 @@ def collect_to_file(
         episodes = collect(config, env_factory=lambda: env, progress=progress)
     else:
         episodes = _collect_in_processes(config, env, workers, progress)
-    return write_dataset(path, episodes, meta=meta, progress=False)
+    with contextlib.closing(episodes):  # a failed write stops the workers at once
+        return write_dataset(path, episodes, meta=meta, progress=False)
 
 
 def _collect_in_processes(
     config: CollectConfig, env: gymnasium.Env, workers: int, progress: bool
-) -> Iterator[Episode]:
+) -> Generator[Episode, None, None]:
     """Episodes `0..E-1` in order: the first range collected here in `env`, the others by workers.
 
     Each spawned worker streams its episodes through its own queue while this process collects
@@ -258,7 +260,7 @@ def _episodes(
     policy: Policy,
     progress: bool,
     indices: range | None = None,
-) -> Iterator[Episode]:
+) -> Generator[Episode, None, None]:
     """Episodes `indices` (default: all of `config.episodes`), each from its own seeds."""
     steps_past_end = getattr(env.unwrapped, "steps_past_end", False)
     indices = range(config.episodes) if indices is None else indices

@@ -12,7 +12,10 @@ Layout (`F` frames in all, `E` episodes, `A` action dim, `S` state dim, images `
   `complete`, which is written last: a file without it is refused.
 
 Writing streams episodes into resizable datasets (whole chunks at a time), into a temporary file in
-the target's folder that is flushed, fsync'ed and renamed onto the target only once complete.
+the target's folder that is flushed, fsync'ed and renamed onto the target only once complete. It
+replaces only an ami dataset (never a folder or another file), and a failed write (disk full) is
+one `DatasetError` line, the temporary file removed. Loading refuses pixels that are not uint8,
+non-numeric columns and NaN or infinite actions or states.
 """
 
 from __future__ import annotations
@@ -28,9 +31,15 @@ import h5py
 import numpy as np
 
 from ami.errors import ConfigError, DatasetError, ShapeError
-from ami.experience._hdf5 import CHUNK_FRAMES, ChunkedWriter, check_file, first_non_finite
+from ami.experience._hdf5 import (
+    CHUNK_FRAMES,
+    ChunkedWriter,
+    GuardedFile,
+    check_file,
+    first_non_finite,
+)
 from ami.experience._progress import progress_bar
-from ami.files import atomic_path
+from ami.files import atomic_path, write_failure
 
 
 @dataclass(frozen=True)
@@ -82,8 +91,8 @@ def write_dataset(
     """Stream `episodes` into a new dataset file at `path`, atomically.
 
     Args:
-        path: the target file; its folder is created if missing; an existing file is replaced
-            only once the new one is complete.
+        path: the target file; its folder is created if missing; an existing ami dataset there
+            is replaced only once the new one is complete, and any other file is refused.
         episodes: consumed one at a time; all must share image size, `A` and `S`.
         meta: JSON-serialisable dict; `meta["world"]` (a str) names the world.
         progress: show a progress bar over the episodes written.
@@ -94,7 +103,9 @@ def write_dataset(
     Raises:
         ConfigError: `meta` is not JSON-serialisable or lacks a string `world`.
         ShapeError: an episode does not match the first one's shapes or its frames are not square.
-        DatasetError: `episodes` is empty.
+        DatasetError: `episodes` is empty, `path` is a folder or a file that is not an ami
+            dataset, or writing failed (disk full, ...; the temporary file is removed).
+        FileWriteError: the folder cannot be made, or syncing or renaming the file failed.
     """
     path = Path(path)
     world = meta.get("world") if isinstance(meta, dict) else None
@@ -104,14 +115,57 @@ def write_dataset(
         meta_json = json.dumps(meta, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"write_dataset: meta is not JSON-serialisable: {exc}") from exc
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as file:
-        writer = ChunkedWriter(file)
-        with progress_bar(progress, "writing episodes", total=None) as advance:
-            for episode in episodes:
-                writer.add(episode)
-                advance(1)
-        writer.finish(world=world, meta_json=meta_json)
+    check_target(path)
+    with atomic_path(path) as tmp:
+        try:
+            _write_file(tmp, episodes, world, meta_json, progress)
+        except OSError as exc:
+            raise DatasetError(write_failure(path, exc)) from exc
     return path
+
+
+def _write_file(
+    tmp: Path, episodes: Iterable[Episode], world: str, meta_json: str, progress: bool
+) -> None:
+    """Write the dataset file `tmp`; a failed write (e.g. disk full) is raised as its `OSError`."""
+    with GuardedFile(tmp) as sink:
+        try:
+            with h5py.File(sink, "w") as file:
+                writer = ChunkedWriter(file)
+                with progress_bar(progress, "writing episodes", total=None) as advance:
+                    for episode in episodes:
+                        writer.add(episode)
+                        sink.check()
+                        advance(1)
+                writer.finish(world=world, meta_json=meta_json)
+        except (OSError, RuntimeError):
+            sink.check()  # HDF5 tripping over a dropped write: the write is the cause
+            raise
+        sink.check()
+
+
+def check_target(path: Path) -> None:
+    """Refuse to write a dataset onto a folder or onto a file that is not an ami dataset.
+
+    Raises:
+        DatasetError: `path` is a folder, or an existing file that is not an ami dataset.
+    """
+    if path.is_dir():
+        raise DatasetError(f"{path} is a folder; give the dataset's file path, e.g. {path}/data.h5")
+    if path.exists() and not is_ami_dataset(path):
+        raise DatasetError(
+            f"{path} exists and is not an ami dataset; refusing to replace it (move it away or "
+            "choose another path)"
+        )
+
+
+def is_ami_dataset(path: Path) -> bool:
+    """Whether `path` is an HDF5 file written by ami (it has the format version and world)."""
+    try:
+        with h5py.File(path, "r") as file:
+            return "format_version" in file.attrs and "world" in file.attrs
+    except OSError:  # not HDF5, unreadable, or locked
+        return False
 
 
 class ExperienceDataset:
