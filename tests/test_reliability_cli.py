@@ -96,7 +96,7 @@ def test_live_refuses_a_folder_of_other_files_without_live_json(tmp_path, seed_d
     (out / "round-000").mkdir()
     (out / "round-000" / "mine.txt").write_text("not ami's")
     before = snapshot(out)
-    with pytest.raises(ConfigError, match="no live.json"):
+    with pytest.raises(ConfigError, match=r"no live\.json"):
         run_live(TINY, SMALL_LIVE, out, seed_data, torch.device("cpu"), False)
     assert snapshot(out) == before
 
@@ -165,7 +165,7 @@ def test_live_json_of_the_wrong_shape_is_one_error_naming_the_file(tmp_path, sta
     out.mkdir()
     data = state if isinstance(state, bytes) else json.dumps(state).encode()
     (out / "live.json").write_bytes(data)
-    with pytest.raises(ConfigError, match="live.json") as refused:
+    with pytest.raises(ConfigError, match=r"live\.json") as refused:
         run_live(TINY, SMALL_LIVE, out, tmp_path / "unused.h5", torch.device("cpu"), False)
     assert "\n" not in str(refused.value)
     assert (out / "live.json").read_bytes() == data
