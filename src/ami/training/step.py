@@ -50,12 +50,14 @@ class TrainStep:
             torch.compile(loss) if compiled else loss
         )
 
-    def __call__(self, pixels: Tensor, actions: Tensor, lr: float, step: int) -> dict[str, float]:
+    def __call__(
+        self, pixels: Tensor, actions: Tensor, lr: float, step: int | None = None
+    ) -> dict[str, float]:
         """Step on `pixels uint8 [B, T, 3, h, w]` and `actions [B, T-1, A]` at learning rate `lr`.
 
-        `step` (counted from 1) is the step an error names. The check costs no synchronisation
-        of its own: it reads the floats that are logged anyway, averaged over ranks (a NaN on one
-        rank is a NaN in the mean), so every rank stops at the same step.
+        `step` (counted from 1), where given, is the step an error names. The check costs no
+        synchronisation of its own: it reads the floats that are logged anyway, averaged over
+        ranks (a NaN on one rank is a NaN in the mean), so every rank stops at the same step.
 
         Returns:
             `loss`, `pred_loss`, `sigreg` (, `rollout_loss`, `grad_norm`), averaged over ranks.
@@ -107,11 +109,12 @@ def require_finite_weights(model: WorldModel, step: int, steps: int) -> None:
         )
 
 
-def _diverged(step: int, steps: int, what: str) -> str:
+def _diverged(step: int | None, steps: int, what: str) -> str:
     """The one line of a `TrainingDivergedError`."""
+    where = f" at step {step} of {steps}" if step is not None else ""
     return (
-        f"training diverged at step {step} of {steps}: {what}; it was not saved, the checkpoint "
-        "on disk is the last finite one: lower TrainConfig.lr or look for NaN or inf in the data"
+        f"training diverged{where}: {what}; it was not saved, the checkpoint on disk is the "
+        "last finite one: lower TrainConfig.lr or look for NaN or inf in the data"
     )
 
 
