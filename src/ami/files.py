@@ -40,6 +40,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         _fsync(tmp)
+        os.chmod(tmp, _default_mode())  # temporary files may be created 0600
         os.replace(tmp, path)
         _fsync_folder(path.parent)
     except OSError as exc:
@@ -75,6 +76,13 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def _default_mode() -> int:
+    """The mode a new file gets from `open`: 0o666 less the process's umask (0o644 usually)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync(path: Path) -> None:
