@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from types import FrameType
 from typing import NoReturn
@@ -66,7 +67,8 @@ def interrupts_from_signals() -> Iterator[list[int]]:
     """Within the block SIGINT and SIGTERM raise `KeyboardInterrupt`; yields the signals received.
 
     A signal whose handler is not Python's default (ignored by the parent, or set by a caller)
-    is left alone. The previous handlers are restored at the end of the block.
+    is left alone, and so are both outside the main thread (where handlers cannot be set). The
+    previous handlers are restored at the end of the block.
     """
     received: list[int] = []
 
@@ -75,10 +77,11 @@ def interrupts_from_signals() -> Iterator[list[int]]:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    in_main_thread = threading.current_thread() is threading.main_thread()
     previous = {
         signum: signal.getsignal(signum)
         for signum, default in defaults.items()
-        if signal.getsignal(signum) is default
+        if in_main_thread and signal.getsignal(signum) is default
     }
     for signum in previous:
         signal.signal(signum, interrupt)
