@@ -27,7 +27,13 @@ WORLD_PRESETS = {"two_room": "demo", "push_t": "push_t", "reacher": "reacher"}
 
 
 def live(
-    out: Annotated[Path, typer.Option(help="Run folder: memory.db, round-NNN/, live.json.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Run folder (memory.db, round-NNN/, live.json): a new or empty folder, or an "
+            "earlier live run's to resume it."
+        ),
+    ],
     world: Annotated[str, typer.Option(help=f"World: {', '.join(WORLD_PRESETS)}.")] = "two_room",
     rounds: Annotated[int, typer.Option(help="Rounds after the seed round.")] = 4,
     episodes: Annotated[int, typer.Option(help="Goals pursued per round.")] = 40,
