@@ -89,14 +89,7 @@ def check_readable(connection: sqlite3.Connection, path: str) -> None:
     _check_not_foreign(connection, path, found)
     if found == 0:
         raise MemoryFormatError(f"{path} is an empty SQLite database, not an ami memory")
-    check = str(connection.execute("PRAGMA quick_check").fetchone()[0])
-    missing = set(tables_of(found)) - _tables(connection)
-    if check != "ok" or missing:
-        problem = f"SQLite's check: {check}" if check != "ok" else f"no table {sorted(missing)}"
-        raise MemoryFormatError(
-            f"{path} is not a readable ami memory file: it is damaged ({problem}); restore it "
-            "from a copy"
-        )
+    _check_intact(connection, path, found)
     raise MemoryFormatError(
         f"memory {path} has schema version {found}, this ami reads {SCHEMA_VERSION}; open it "
         f"once for writing to migrate it"
@@ -107,13 +100,15 @@ def check_writable(connection: sqlite3.Connection, path: str, create: bool) -> N
     """Refuse to migrate a file that is not an ami memory (or, unless `create`, a new one).
 
     Raises:
-        MemoryFormatError: another program's SQLite database, a memory whose schema version is
-            damaged, or (not `create`) an empty SQLite database.
+        MemoryFormatError: another program's SQLite database, a damaged memory (its schema
+            version or, for an older schema, its pages), or (not `create`) an empty database.
     """
     found = schema_version(connection)
     _check_not_foreign(connection, path, found)
     if found == 0 and not create:
         raise MemoryFormatError(f"{path} is an empty SQLite database, not an ami memory")
+    if 0 < found < SCHEMA_VERSION:  # never migrate a damaged file
+        _check_intact(connection, path, found)
 
 
 def tables_of(version: int) -> list[str]:
@@ -133,6 +128,18 @@ def _check_not_foreign(connection: sqlite3.Connection, path: str, found: int) ->
         raise MemoryFormatError(
             f"{path} is a SQLite database of another program (tables {sorted(tables)[:5]}), "
             "not an ami memory; name a memory file"
+        )
+
+
+def _check_intact(connection: sqlite3.Connection, path: str, found: int) -> None:
+    """Refuse a memory of schema `found` whose tables are missing or that SQLite finds damaged."""
+    check = str(connection.execute("PRAGMA quick_check").fetchone()[0])
+    missing = set(tables_of(found)) - _tables(connection)
+    if check != "ok" or missing:
+        problem = f"SQLite's check: {check}" if check != "ok" else f"no table {sorted(missing)}"
+        raise MemoryFormatError(
+            f"{path} is not a readable ami memory file: it is damaged ({problem}); restore it "
+            "from a copy"
         )
 
 

@@ -40,7 +40,7 @@ def uri(path: Path, **query: object) -> str:
 
 
 def connect(path: Path, readonly: bool, create: bool) -> sqlite3.Connection:
-    """An autocommit connection to the memory file `path` (WAL mode when writable).
+    """An autocommit connection to the memory file `path`, which it has not changed yet.
 
     Raises:
         MemoryLookupError: there is no file at `path` (and not `create`), or no folder for it.
@@ -49,7 +49,7 @@ def connect(path: Path, readonly: bool, create: bool) -> sqlite3.Connection:
     _check_file(path, readonly, create)
     with sqlite_errors(path, readonly):
         if not readonly:
-            return _open(uri(path, mode="rwc"), "PRAGMA journal_mode=WAL")
+            return _open(uri(path, mode="rwc"), READ)
         try:
             return _open(uri(path, mode="ro"), READ)
         except sqlite3.OperationalError as exc:

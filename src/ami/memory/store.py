@@ -81,8 +81,9 @@ class Memory(MemoryReads, MemoryInspection):
                 if readonly:
                     check_readable(db, str(path))
                 else:
+                    check_writable(db, str(path), create)  # before anything is written
+                    db.execute("PRAGMA journal_mode=WAL")
                     db.execute(f"PRAGMA synchronous={synchronous}")
-                    check_writable(db, str(path), create)
                     migrate(db, str(path))
                 db.execute("PRAGMA foreign_keys=ON")
         except BaseException:
