@@ -33,6 +33,7 @@ from ami.planning import build_solver_from
 from ami.provenance import machine_facts
 from ami.recipes import Recipe, image_size, save_recipe, world_settings
 from ami.training import TrainResult, train
+from ami.training.checkpoint import check_run_folder
 from ami.training.colour_shift import ColourShiftWindows
 from ami.training.distributed import current_rank
 from ami.training.symmetry import SymmetricWindows
@@ -63,6 +64,7 @@ def run_train(
     training episodes and only rank 0 writes the run folder.
     """
     rank = current_rank()
+    check_run_folder(run_dir, recipe.train.steps)  # before the data is loaded, recipe.json written
     if windows is None:
         windows = training_windows(recipe, data, progress=progress and rank.is_main)
     train_windows, valid_windows = windows.split(recipe.valid_fraction, seed=recipe.train.seed)
@@ -262,5 +264,3 @@ def run_demo(
 def with_eval_episodes(recipe: Recipe, episodes: int) -> Recipe:
     """The recipe with a different number of evaluation episodes."""
     return replace(recipe, eval_episodes=episodes)
-from ami.training.checkpoint import check_run_folder
-    check_run_folder(run_dir)  # before the data is loaded and recipe.json written

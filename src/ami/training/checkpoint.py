@@ -51,12 +51,14 @@ class Resumed:
     schedule: tuple[tuple[int, int], ...]
 
 
-def check_run_folder(run_dir: Path) -> None:
+def check_run_folder(run_dir: Path, steps: int | None = None) -> None:
     """Refuse, before anything is written, a folder that ami may not train into.
+
+    With `steps`, a checkpoint already past that many steps is refused too.
 
     Raises:
         ConfigError: `run_dir` is a file, or a folder that is not empty and holds none of
-            `RUN_FILES` (it is not an ami run folder).
+            `RUN_FILES` (it is not an ami run folder), or its checkpoint is past `steps`.
         CheckpointError: a file of ami's name in it that ami did not write (other files in a
             checkpoint folder, a metrics log with lines that are not ami's).
     """
@@ -73,6 +75,20 @@ def check_run_folder(run_dir: Path) -> None:
     for name in (CHECKPOINT_DIR, STAGING_DIR, PREVIOUS_DIR):
         check_checkpoint_folder(run_dir / name)
     _metric_lines(run_dir / METRICS_FILE)
+    config_path = run_dir / CHECKPOINT_DIR / CONFIG_FILE
+    if steps is not None and config_path.is_file():
+        metadata = read_checkpoint_json(config_path).get("metadata")
+        done = metadata.get("step") if isinstance(metadata, dict) else None
+        if isinstance(done, int) and done > steps:
+            raise ConfigError(past_total(run_dir, done, steps))
+
+
+def past_total(run_dir: Path, step: int, steps: int) -> str:
+    """The message refusing to resume a checkpoint at `step` toward fewer `steps`."""
+    return (
+        f"{run_dir / CHECKPOINT_DIR} is at step {step}, past TrainConfig.steps {steps}: "
+        f"train toward {step} steps or more, or into another --out"
+    )
 
 
 def check_checkpoint_folder(folder: Path) -> None:

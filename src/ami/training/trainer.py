@@ -58,6 +58,7 @@ from ami.training.checkpoint import (
     TRAINER_STATE,
     Resumed,
     check_run_folder,
+    past_total,
     recover_checkpoint,
     resume,
     save_checkpoint,
@@ -213,7 +214,7 @@ def train(
     run_dir = Path(run_dir)
     device = model.device
     precision_context(config.precision, device)  # an unsupported precision fails before any work
-    check_run_folder(run_dir)  # on every rank, before anything is written
+    check_run_folder(run_dir, config.steps)  # on every rank, before anything is written
     barrier()
     if rank.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -309,10 +310,7 @@ def _schedule(
     if not resumed.schedule:
         return ((0, config.steps),)
     if resumed.step > config.steps:
-        raise ConfigError(
-            f"{run_dir / CHECKPOINT_DIR} is at step {resumed.step}, past TrainConfig.steps "
-            f"{config.steps}: train toward {resumed.step} steps or more, or into another --out"
-        )
+        raise ConfigError(past_total(run_dir, resumed.step, config.steps))
     trained_toward = resumed.schedule[-1][1]
     if trained_toward == config.steps or resumed.step == config.steps:
         return resumed.schedule
