@@ -500,3 +500,70 @@ def test_collecting_onto_someone_elses_hdf5_file_is_refused_and_onto_a_dataset_i
     toy_dataset(path, episodes=5)  # an ami dataset is replaced, as before
     with ExperienceDataset.open(path) as dataset:
         assert dataset.num_episodes == 5
+
+
+# --- absurd sizes: refused before anything is allocated --------------------------------------
+
+
+@recipes
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (
+            lambda d: (
+                d["collect"].update(image_size=100_000),
+                d["model"]["encoder"].update(image_size=100_000),
+            ),
+            "image_size=100000",
+        ),
+        (lambda d: d["model"]["encoder"].update(hidden=10**9), "encoder.hidden=1000000000"),
+        (lambda d: d["model"]["predictor"].update(hidden=10**9), "predictor.hidden=1000000000"),
+        (lambda d: d["train"].update(batch_size=10**9), "train.batch_size=1000000000"),
+    ],
+    ids=["image_size_100000", "encoder_hidden_1e9", "predictor_hidden_1e9", "batch_1e9"],
+)
+def test_sizes_that_cannot_fit_the_machine_are_refused_naming_the_field(tmp_path, change, fragment):
+    data = tiny_dict()
+    change(data)
+    path = write_json(tmp_path / "recipe.json", data)
+    with pytest.raises(ConfigError, match="more than this machine's") as info:
+        load_recipe(path)
+    assert fragment in str(info.value) and str(path) in str(info.value)
+
+
+@recipes
+def test_a_batch_of_a_billion_windows_stops_ami_train_in_one_line(tmp_path):
+    from cli_run import ami, assert_one_line_error
+
+    data = tiny_dict()
+    data["train"]["batch_size"] = 10**9
+    path = write_json(tmp_path / "recipe.json", data)
+    out = tmp_path / "run"
+    result = ami(
+        "train", "--data", str(tmp_path / "no.h5"), "--out", str(out), "--recipe-file", str(path)
+    )
+    assert_one_line_error(result, "train.batch_size=1000000000", "more than this machine's")
+
+
+@recipes
+def test_the_model_parameter_count_is_counted_without_building_the_model():
+    from ami.model import WorldModel
+    from ami.recipes import PRESETS
+
+    for recipe in PRESETS.values():
+        built = sum(p.numel() for p in WorldModel(recipe.model).parameters())
+        assert recipe.model.parameter_count == built
+
+
+@datasets
+def test_a_dataset_claiming_a_terabyte_of_frames_is_refused_before_allocating(tmp_path):
+    path = toy_dataset(tmp_path / "data.h5")
+    frames = 2**40 // (8 * 8 * 3)  # 1 TiB of 8x8 frames, stored as empty chunks
+    with h5py.File(path, "r+") as file:
+        for name, dim in (("pixels", None), ("actions", 2), ("states", 3)):
+            del file[name]
+            shape = (frames, 8, 8, 3) if dim is None else (frames, dim)
+            dtype = np.uint8 if dim is None else np.float32
+            file.create_dataset(name, shape=shape, dtype=dtype, chunks=(1, *shape[1:]))
+    with pytest.raises(DatasetError, match="more than this machine's .* of memory can load"):
+        WindowDataset.from_file(path, WINDOW, progress=False)

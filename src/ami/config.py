@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -49,6 +50,40 @@ def require_choice(owner: str, name: str, value: object, choices: tuple[object, 
     """Raise `ConfigError` unless `value` is one of `choices`."""
     if value not in choices:
         raise ConfigError(f"{owner}.{name} must be one of {list(choices)}, got {value!r}")
+
+
+def machine_memory() -> int | None:
+    """Bytes of physical memory of this machine (`SC_PAGE_SIZE * SC_PHYS_PAGES`), None if unknown.
+
+    Where the platform does not report it (no `os.sysconf`), size checks are skipped.
+    """
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def require_fits_memory(what: str, nbytes: int) -> None:
+    """Raise `ConfigError` if `what` needs more than this machine's physical memory.
+
+    `nbytes` is an estimate that undercounts (the caller counts only the largest buffers), so what
+    is refused could never run here; what passes may still not fit.
+    """
+    memory = machine_memory()
+    if memory is not None and nbytes > memory:
+        raise ConfigError(
+            f"{what} needs ~{format_bytes(nbytes)}, more than this machine's "
+            f"{format_bytes(memory)} of memory; make it smaller"
+        )
+
+
+def format_bytes(nbytes: float) -> str:
+    """`nbytes` in binary units, e.g. "1.5 GiB"."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.3g} {unit}"
+        nbytes /= 1024
+    raise AssertionError("unreachable")
 
 
 def config_to_dict(config: object) -> dict[str, Any]:

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ami.agent import GoalCostConfig
-from ami.config import config_from_dict, config_to_dict, require_in_range, require_positive
+from ami.config import (
+    config_from_dict,
+    config_to_dict,
+    require_fits_memory,
+    require_in_range,
+    require_positive,
+)
 from ami.errors import ConfigError
 from ami.experience import CollectConfig, WindowConfig
 from ami.model import EncoderConfig, PredictorConfig, WorldModelConfig
@@ -96,6 +102,13 @@ class Recipe:
             )
         require_in_range("Recipe", "valid_fraction", self.valid_fraction, 0.0, 0.5)
         require_positive("Recipe", "eval_episodes", self.eval_episodes)
+        frames = self.train.batch_size * self.window.length
+        side = self.model.encoder.image_size
+        require_fits_memory(  # the batch's pixels and the encoder's activations (a lower bound)
+            f"Recipe with train.batch_size={self.train.batch_size} windows of "
+            f"window.length={self.window.length} frames of {side}x{side} pixels",
+            frames * 3 * side * side + self.model.encoder.activation_bytes(frames),
+        )
 
 
 # Every solver at about the CEM budget (200 candidates x 4 iterations), so they compare fairly.

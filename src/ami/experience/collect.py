@@ -24,7 +24,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from ami.config import config_to_dict, require_choice, require_in_range
+from ami.config import config_to_dict, require_choice, require_fits_memory, require_in_range
 from ami.errors import ConfigError, ShapeError
 from ami.experience._progress import progress_bar
 from ami.experience.dataset import Episode, write_dataset
@@ -86,6 +86,12 @@ class CollectConfig:
                 raise ConfigError(f"{owner}.{name} must be a positive integer, got {value!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"{owner}.seed must be a non-negative integer, got {self.seed!r}")
+        frames = self.steps_per_episode + 1  # one episode's frames are held until it is written
+        require_fits_memory(
+            f"{owner} with image_size={self.image_size} and steps_per_episode="
+            f"{self.steps_per_episode} ({frames} frames per episode)",
+            frames * 3 * self.image_size**2,
+        )
         require_choice(owner, "policy", self.policy, POLICIES)
         require_in_range(owner, "expert_fraction", self.expert_fraction, 0.0, 1.0)
         if self.policy in ("expert", "mixed") and self.world not in EXPERT_WORLDS:

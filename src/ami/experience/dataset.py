@@ -30,6 +30,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ami.config import format_bytes, machine_memory
 from ami.errors import ConfigError, DatasetError, ShapeError
 from ami.experience._hdf5 import (
     CHUNK_FRAMES,
@@ -245,11 +246,19 @@ class ExperienceDataset:
             states float32 `[F, S]`.
 
         Raises:
-            DatasetError: the file cannot be read, or an action or state is NaN or infinite (the
+            DatasetError: the file cannot be read, its frames alone exceed this machine's memory
+                (refused before allocating), or an action or state is NaN or infinite (the
                 message names the column, the first bad row and its episode).
         """
         f = self._file
         source = f["pixels"]
+        memory = machine_memory()
+        if memory is not None and source.size > memory:  # refused before allocating them
+            raise DatasetError(
+                f"dataset {self.path} holds {self.num_frames} frames "
+                f"({format_bytes(source.size)}), more than this machine's {format_bytes(memory)} "
+                "of memory can load"
+            )
         pixels = np.empty(source.shape, np.uint8)
         step = CHUNK_FRAMES  # one chunk at a time read fastest
         try:

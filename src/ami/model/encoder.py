@@ -51,6 +51,26 @@ class EncoderConfig:
         """Side of the last convolution's feature map."""
         return self.image_size // (2 ** len(self.channels))
 
+    @property
+    def parameter_count(self) -> int:
+        """Parameters of the encoder built from this config, counted without building it."""
+        count, inputs = 0, 3 + (2 if self.coord_channels else 0)
+        for out in self.channels:  # 4x4 convolutions with biases
+            count += inputs * out * 16 + out
+            inputs = out
+        hidden = self.hidden
+        count += inputs * self.feature_side**2 * hidden + hidden  # trunk
+        count += hidden * hidden + hidden + 2 * hidden  # projector: linear, BatchNorm
+        return count + hidden * self.embed_dim + self.embed_dim
+
+    def activation_bytes(self, frames: int) -> int:
+        """Bytes of float32 activations kept for the backward pass when encoding `frames` frames."""
+        side, inputs = self.image_size, 3 + (2 if self.coord_channels else 0)
+        per_frame = inputs * side * side
+        for layer, out in enumerate(self.channels, start=1):
+            per_frame += 2 * out * (side >> layer) ** 2  # convolution and GELU outputs
+        return 4 * frames * per_frame
+
 
 class ConvEncoder(nn.Module):
     """`pixels uint8 [B, T, 3, h, w]` → `z [B, T, D]`."""

@@ -43,6 +43,16 @@ class PredictorConfig:
         for name in ("embed_dim", "action_dim", "history", "hidden", "depth"):
             require_positive("PredictorConfig", name, getattr(self, name))
 
+    @property
+    def parameter_count(self) -> int:
+        """Parameters of the predictor built from this config, counted without building it."""
+        width, depth, embed = self.hidden, self.depth, self.embed_dim
+        count = self.action_dim * width + width + width * width + width  # action embedding
+        count += width * 3 * depth * width + 3 * depth * width  # modulation
+        count += self.history * embed * width + width  # input
+        count += depth * 2 * (width * width + width)  # blocks
+        return count + 2 * width + width * embed + embed  # output: LayerNorm, linear
+
 
 class AdaLNZeroBlock(nn.Module):
     """Pre-norm residual MLP block whose norm is shifted, scaled and gated by a modulation."""

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 import ami
-from ami.config import config_from_dict, config_to_dict, require_positive
+from ami.config import config_from_dict, config_to_dict, require_fits_memory, require_positive
 from ami.errors import AmiError, CheckpointError, ConfigError, ShapeError
 from ami.files import atomic_path, atomic_write_bytes
 from ami.model.encoder import ConvEncoder, EncoderConfig
@@ -58,6 +58,19 @@ class WorldModelConfig:
                 f"predictor.action_dim ({self.predictor.action_dim}) must be a multiple of "
                 f"frameskip ({self.frameskip})"
             )
+        encoder, predictor = self.encoder, self.predictor
+        require_fits_memory(  # weights, gradients and two Adam moments, float32
+            f"WorldModelConfig with encoder.image_size={encoder.image_size}, "
+            f"encoder.channels={list(encoder.channels)}, encoder.hidden={encoder.hidden}, "
+            f"predictor.hidden={predictor.hidden}, predictor.depth={predictor.depth} "
+            f"(~{self.parameter_count:.3g} parameters) to train",
+            16 * self.parameter_count,
+        )
+
+    @property
+    def parameter_count(self) -> int:
+        """Parameters of the model built from this config, counted without building it."""
+        return self.encoder.parameter_count + self.predictor.parameter_count
 
     @property
     def env_action_dim(self) -> int:
