@@ -12,12 +12,15 @@ import io
 import json
 import os
 import subprocess
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ami.config import config_to_dict
 from ami.errors import ConfigError, DatasetError
@@ -567,3 +570,135 @@ def test_a_dataset_claiming_a_terabyte_of_frames_is_refused_before_allocating(tm
             file.create_dataset(name, shape=shape, dtype=dtype, chunks=(1, *shape[1:]))
     with pytest.raises(DatasetError, match="more than this machine's .* of memory can load"):
         WindowDataset.from_file(path, WINDOW, progress=False)
+
+
+# --- properties: whatever the input, a result or exactly one AmiError line -------------------
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=8)
+    | st.sampled_from([0, 1, -1, 2**63, 10**400, 0.5, 1e308]),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def leaf_paths(data: dict, prefix: tuple = ()) -> list[tuple]:
+    """Every path (tuple of keys) to a non-mapping value of the nested dict `data`."""
+    paths = []
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            paths += leaf_paths(value, (*prefix, key))
+        else:
+            paths.append((*prefix, key))
+    return paths
+
+
+TINY_PATHS = leaf_paths(tiny_dict())
+
+
+def loads_or_one_error(load, path: Path):
+    """`load(path)`, or None after exactly one AmiError whose message is one line."""
+    from ami.errors import AmiError
+
+    try:
+        return load(path)
+    except AmiError as error:
+        assert "\n" not in str(error) and str(error).strip()
+        return None
+
+
+@recipes
+@given(value=JSON)
+def test_any_json_as_a_recipe_file_is_a_recipe_or_one_config_error(value):
+    from ami.recipes import Recipe
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "recipe.json"
+        path.write_text(json.dumps(value))
+        result = loads_or_one_error(load_recipe, path)
+    assert result is None or isinstance(result, Recipe)
+
+
+@recipes
+@given(where=st.sampled_from(TINY_PATHS), value=JSON)
+def test_a_tiny_recipe_with_any_field_set_to_any_json_is_a_recipe_or_one_error(where, value):
+    from ami.recipes import Recipe
+
+    data = tiny_dict()
+    node = data
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    with tempfile.TemporaryDirectory() as folder:
+        result = loads_or_one_error(load_recipe, write_json(Path(folder) / "recipe.json", data))
+    if result is None:
+        return
+    assert isinstance(result, Recipe)
+    stored, original = config_to_dict(result), tiny_dict()
+    for key in where:
+        stored, original = stored[key], original[key]
+    allowed = {"bool", "str"} if where == ("train", "compile") else {json_kind(original)}
+    assert json_kind(stored) in allowed  # an accepted value has its field's type
+
+
+def json_kind(value: object) -> str:
+    """The JSON kind of a value as a recipe stores it (tuples are lists)."""
+    if isinstance(value, tuple | list):
+        return "list"
+    return type(value).__name__
+
+
+def load_windows(path: Path) -> WindowDataset:
+    return WindowDataset.from_file(path, WINDOW, progress=False)
+
+
+@datasets
+@given(data=st.binary(max_size=4096), signed=st.booleans())
+def test_random_bytes_as_a_dataset_are_one_dataset_error(data, signed):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "data.h5"
+        path.write_bytes((b"\x89HDF\r\n\x1a\n" if signed else b"") + data)
+        assert loads_or_one_error(load_windows, path) is None
+
+
+ARRAY_DTYPES = st.sampled_from(
+    [np.uint8, np.int8, np.int64, np.uint16, np.float16, np.float32, np.float64, np.complex64, bool]
+)
+
+
+@st.composite
+def arrays(draw) -> np.ndarray:
+    """A small array of any rank 0-4 and a numeric, string or bool dtype, NaN and inf included."""
+    shape = tuple(draw(st.lists(st.integers(0, 9), max_size=4)))
+    if draw(st.booleans()):
+        return np.full(shape, draw(st.sampled_from([b"x", b"1.5"])))
+    values = draw(st.sampled_from([0, 1, -300, 255, 1e6, np.nan, np.inf]))
+    with np.errstate(all="ignore"):
+        return np.full(shape, values).astype(draw(ARRAY_DTYPES))
+
+
+@datasets
+@given(
+    name=st.sampled_from(["pixels", "actions", "states", "episode_starts", "episode_lengths"]),
+    array=arrays(),
+    attribute=st.sampled_from(["world", "action_dim", "state_dim", "image_size", "meta_json"]),
+    value=st.none() | st.sampled_from([-1, 0, 3, 2**40, 1.5, "8", "two_room", b"\xff"]),
+)
+def test_a_dataset_with_any_array_or_attribute_replaced_loads_or_is_one_error(
+    name, array, attribute, value
+):
+    with tempfile.TemporaryDirectory() as folder:
+        path = toy_dataset(Path(folder) / "data.h5")
+        with h5py.File(path, "r+") as file:
+            del file[name]
+            file.create_dataset(name, data=array)
+            if value is not None:
+                file.attrs[attribute] = value
+        result = loads_or_one_error(load_windows, path)
+    assert result is None or len(result) > 0
