@@ -1,6 +1,6 @@
 """Mode-1 actor vs Mode-2 planner on the anchor protocol of TwoRoom and PushT.
 
-Per world, with the benchmark table's model (`bench-models/<world>`, trained when absent):
+Per world, with the benchmark table's model (from the cache, `--cache`; trained when absent):
 
 1. the planner pursues `PLANNER_EPISODES` training goals (drawn like the protocol's, never its
    seeds); each of its decisions goes to memory; the actor is distilled from them (regression on
@@ -17,7 +17,9 @@ Per world, with the benchmark table's model (`bench-models/<world>`, trained whe
    and, on a world with symmetries (PushT), one distilled without the symmetric copies of the
    decisions; the actors alone again on `ACTOR_CHECK_EPISODES` protocol episodes.
 
-Writes benchmarks/results/actor.json.  Run: python benchmarks/actor_bench.py [--world two_room]
+The memory of decisions is the benchmark's own, in the cache (`actor/<world>.db`).
+Writes benchmarks/results/actor.json and actor.png.
+Run: python -m benchmarks.actor [--world two_room]  (make bench-actor)
 """
 
 from __future__ import annotations
@@ -37,22 +39,20 @@ from ami.agent.decision_recorder import DecisionRecorder
 from ami.agent.distill import DistillConfig, calibrate_miss_threshold, distill_actor
 from ami.agent.relabel import relabel_with_planner
 from ami.agent.two_mode import ModeConfig, TwoModeAgent
-from benchmarks.table import TABLE_RECIPES, TableConfig, world_model
 from ami.evaluation.protocols import EvalProtocol, episode_specs, protocol_by_name
 from ami.evaluation.runner import protocol_world_settings
-from ami.files import atomic_write_bytes
 from ami.live.goals import propose_goals
 from ami.memory import Memory
 from ami.memory.decisions import count_decisions, read_decisions
+from ami.model import WorldModel
 from ami.pipeline import make_agent
 from ami.provenance import machine_facts
 from ami.recipes import Recipe, world_settings
 from ami.worlds import make
 from ami.worlds.symmetry import symmetries_of
+from benchmarks.cache import WORLD_RECIPES, add_cache_argument, scratch, trained_model
+from benchmarks.results_file import RESULTS, provenance, read_results, write_results
 
-ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results" / "actor.json"
-WORK = ROOT / ".actor"
 PLANNER_EPISODES, ACTOR_EPISODES, EVAL_EPISODES = 100, 100, 50
 # Actors alone are also compared on this many episodes of the protocol (drawn from its seed):
 # at about 5 ms per episode it is nearly free, and it resolves what 50 episodes (2 % each) cannot.
@@ -68,24 +68,24 @@ MISS_QUANTILE = 0.9
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", action="append", choices=["two_room", "push_t"])
-    parser.add_argument("--models", type=Path, default=ROOT.parent / "bench-models")
     parser.add_argument("--dagger-rounds", type=int, default=3)
+    add_cache_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    document: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    document = read_results("actor")
     for world in args.world or ["two_room", "push_t"]:
         started = time.perf_counter()
-        document[world] = {**measure(world, args.models, args.dagger_rounds), "minutes": 0.0}
+        document[world] = {**measure(world, args.cache, args.dagger_rounds), "minutes": 0.0}
         document[world]["minutes"] = (time.perf_counter() - started) / 60
         document[world]["command"] = (
-            f"python benchmarks/actor_bench.py --world {world} --dagger-rounds {args.dagger_rounds}"
+            f"python -m benchmarks.actor --world {world} --dagger-rounds {args.dagger_rounds}"
         )
         document[world]["git_revision"] = machine_facts()["git_revision"]
-        document["command"] = "python benchmarks/actor_bench.py"
-        document.update(machine_facts())
-        atomic_write_bytes(RESULTS, (json.dumps(document, indent=2) + "\n").encode())
-        print(json.dumps({world: document[world]}, indent=2), flush=True)
-    plot(document, RESULTS.with_suffix(".png"))
+        for key in provenance():  # the file's own provenance: this write's
+            document.pop(key, None)
+        write_results("actor", document)
+        print(json.dumps({world: document[world]}, indent=2, default=str), flush=True)
+    plot(document, RESULTS / "actor.png")
 
 
 def plot(document: dict[str, Any], path: Path) -> None:
@@ -120,16 +120,17 @@ def plot(document: dict[str, Any], path: Path) -> None:
     save_figure(fig, path)
 
 
-def measure(world: str, models: Path, dagger_rounds: int = 3) -> dict[str, Any]:
-    recipe = TABLE_RECIPES[world]
-    table = TableConfig(worlds=(world,))
-    model, _ = world_model(world, recipe, table, models / world, torch.device("cpu"), True)
+def measure(world: str, cache: Path, dagger_rounds: int = 3) -> dict[str, Any]:
+    """Train the actor through DAgger on `world`, and measure plan, act and auto."""
+    recipe = WORLD_RECIPES[world]
+    checkpoint = trained_model(recipe, cache)
+    model = WorldModel.load(checkpoint)
     protocol = protocol_by_name("anchor", EVAL_EPISODES, world)
     env = environment(recipe, protocol)
     planner = make_agent(model, recipe)
-    WORK.mkdir(parents=True, exist_ok=True)
-    path = WORK / f"{world}.db"
-    for leftover in WORK.glob(f"{world}.db*"):
+    work = scratch(cache, "actor")
+    path = work / f"{world}.db"
+    for leftover in work.glob(f"{world}.db*"):
         leftover.unlink()
     with Memory.open(path, synchronous="NORMAL") as memory:
         goals = propose_goals(
@@ -215,6 +216,7 @@ def measure(world: str, models: Path, dagger_rounds: int = 3) -> dict[str, Any]:
             "symmetric_copies": len(symmetries_of(world_of_decisions)),
         },
         "protocol": protocol.as_dict(),
+        "model": checkpoint,
         "results": results,
     }
 

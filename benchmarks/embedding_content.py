@@ -1,7 +1,8 @@
 """What do a model's embeddings hold? The share that changes within episodes, and the state in it.
 
-For each model folder given (a benchmark-table folder: `run/checkpoint` and the `data/` it was
-trained on), 200 episodes of its own training data, every 4th frame, are embedded and measured:
+For each checkpoint given (default: the world's benchmark model from the cache, `--cache`,
+trained there when absent), 200 episodes of its own training data (what the `recipe.json` beside
+the checkpoint collects, from the cache), every 4th frame, are embedded and measured:
 
 - the share of the embedding variance that lies within episodes (the rest is between episodes:
   what stays fixed for a whole episode, such as a target drawn anew each episode);
@@ -11,27 +12,25 @@ trained on), 200 episodes of its own training data, every 4th frame, are embedde
 
 Writes benchmarks/results/embedding_content_WORLD.json.
 
-    python benchmarks/embedding_content.py --world reacher FOLDER [FOLDER ...]
+    python -m benchmarks.embedding_content --world reacher [CHECKPOINT ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ami.experience import ExperienceDataset
-from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.model.world_model import encode_frames
-from ami.provenance import machine_facts
+from ami.recipes import load_recipe
+from benchmarks.cache import add_cache_argument, experience, trained_model
+from benchmarks.results_file import write_results
 
-HERE = Path(__file__).resolve().parent
 EPISODES, STRIDE = 200, 4
 
 
@@ -55,9 +54,11 @@ def state_features(world: str, states: np.ndarray) -> dict[str, np.ndarray]:
     return {f"state_{i}": states[:, i] for i in range(states.shape[1])}
 
 
-def measure(folder: Path, world: str) -> dict[str, object]:
-    model = WorldModel.load(folder / "run" / "checkpoint").eval()
-    with ExperienceDataset.open(folder / "data" / "experience.h5") as data:
+def measure(checkpoint: Path, world: str, cache: Path) -> dict[str, object]:
+    """Within-episode variance share and linear-probe r of the model at `checkpoint`."""
+    model = WorldModel.load(checkpoint).eval()
+    recipe = load_recipe(checkpoint.parent / "recipe.json")
+    with ExperienceDataset.open(experience(recipe.collect, cache)) as data:
         rng = np.random.default_rng(0)
         chosen = sorted(rng.choice(data.num_episodes, EPISODES, replace=False).tolist())
         frames, states, labels = [], [], []
@@ -90,18 +91,16 @@ def measure(folder: Path, world: str) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", choices=["reacher", "push_t", "two_room"], required=True)
-    parser.add_argument("folders", type=Path, nargs="+", help="model folders (run/, data/)")
+    parser.add_argument(
+        "checkpoints", type=Path, nargs="*", help="checkpoint folders (default: the cache's)"
+    )
+    add_cache_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    document = {
-        "world": args.world,
-        "models": {str(folder): measure(folder, args.world) for folder in args.folders},
-        "command": "python benchmarks/embedding_content.py " + shlex.join(sys.argv[1:]),
-        **machine_facts(),
-    }
-    print(json.dumps(document["models"], indent=2))
-    out = HERE / "results" / f"embedding_content_{args.world}.json"
-    atomic_write_bytes(out, (json.dumps(document, indent=2) + "\n").encode())
+    checkpoints = args.checkpoints or [trained_model(args.world, args.cache)]
+    models = {path: measure(path, args.world, args.cache) for path in checkpoints}
+    print(json.dumps({str(path): figures for path, figures in models.items()}, indent=2))
+    write_results(f"embedding_content_{args.world}", {"world": args.world, "models": models})
 
 
 if __name__ == "__main__":

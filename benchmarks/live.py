@@ -11,9 +11,11 @@
 3. the reference: the benchmark table's TwoRoom model (the same recipe on the full 1,000
    episodes), measured on the same protocol.
 Success is the planner's on the anchor protocol (50 episodes, fixed seeds) after each round.
+The seed data, the round-0 model and the reference model come from the cache (`--cache`,
+trained there when absent); the live runs are the benchmark's own (`live/seed-N/<goals>/`).
 
 Writes benchmarks/results/live.json and live_curve.png.
-Run: python benchmarks/live_bench.py  (≈ 25 min on 2 cores)
+Run: python -m benchmarks.live  (≈ 25 min on 2 cores; make bench-live)
 """
 
 from __future__ import annotations
@@ -22,24 +24,26 @@ import argparse
 import json
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from benchmarks.table import TABLE_RECIPES, TableConfig, world_model
 from ami.evaluation.protocols import protocol_by_name
 from ami.evaluation.runner import evaluate
-from ami.files import atomic_write_bytes
 from ami.live import LiveConfig, run_live
 from ami.live.plot import plot_live_curves
-from ami.pipeline import make_agent, run_collect, run_train
-from ami.provenance import machine_facts
+from ami.model import WorldModel
+from ami.pipeline import make_agent
 from ami.recipes import world_settings
+from benchmarks.cache import (
+    WORLD_RECIPES,
+    add_cache_argument,
+    experience,
+    scratch,
+    trained_model,
+)
+from benchmarks.results_file import RESULTS, write_results
 
-ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results" / "live.json"
-WORK = ROOT / ".live"
 WORLD = "two_room"
 
 
@@ -48,20 +52,19 @@ def main() -> None:
     parser.add_argument("--seed-fraction", type=float, default=0.01)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--episodes", type=int, default=40)
-    parser.add_argument("--models", type=Path, default=ROOT.parent / "bench-models")
+    add_cache_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.perf_counter()
-    recipe = TABLE_RECIPES[WORLD]
+    recipe = WORLD_RECIPES[WORLD]
     device = torch.device("cpu")
     seed_episodes = max(1, round(args.seed_fraction * recipe.collect.episodes))
-    folder = WORK / f"seed-{seed_episodes}"
-    seed_data = folder / "seed.h5"
-    if not seed_data.is_file():
-        run_collect(replace(recipe.collect, episodes=seed_episodes), seed_data)
-    checkpoint = folder / "run" / "checkpoint"
-    if not (checkpoint / "model.json").is_file():
-        run_train(recipe, seed_data, folder / "run", device)
+    folder = scratch(args.cache, "live") / f"seed-{seed_episodes}"
+    # round 0: the recipe's model trained on the seed data (a recipe of its own in the cache)
+    seed_collect = replace(recipe.collect, episodes=seed_episodes)
+    seed_recipe = replace(recipe, name=f"{recipe.name}_seed_{seed_episodes}", collect=seed_collect)
+    seed_data = experience(seed_collect, args.cache)
+    checkpoint = trained_model(seed_recipe, args.cache, device)
     strategies = {}
     for goals in ("uniform", "novel"):
         config = LiveConfig(rounds=args.rounds, episodes=args.episodes, goals=goals, mode="auto")
@@ -76,9 +79,8 @@ def main() -> None:
             "minutes_per_round": [r["minutes"] for r in rounds],
         }
         print(goals, strategies[goals]["env_steps"], strategies[goals]["success_rate"], flush=True)
-    full_model, facts = world_model(
-        WORLD, recipe, TableConfig(worlds=(WORLD,)), args.models / WORLD, device, True
-    )
+    full_checkpoint = trained_model(recipe, args.cache, device)
+    full_model = WorldModel.load(full_checkpoint)
     protocol = protocol_by_name("anchor", 50, WORLD)
     reference = evaluate(
         protocol, make_agent(full_model, recipe), world_overrides=world_settings(recipe)
@@ -94,23 +96,23 @@ def main() -> None:
             "strategies": strategies,
             "live": {"rounds": args.rounds, "episodes": args.episodes, "mode": "auto"},
             "protocol": protocol.as_dict(),
+            "seed_model": checkpoint,
+            "offline_full_data_model": full_checkpoint,
             "note": "top-level curve: uniform goals (the `ami live` default)",
         },
-        "command": "python benchmarks/live_bench.py",
         "minutes": (time.perf_counter() - started) / 60,
-        **machine_facts(),
     }
     curves = {
         f"{name} goals": (s["env_steps"], s["success_rate"]) for name, s in strategies.items()
     }
     plot_live_curves(
         curves,
-        ROOT / "results" / "live_curve.png",
+        RESULTS / "live_curve.png",
         reference.success_rate,
         "TwoRoom, anchor protocol",
     )
-    atomic_write_bytes(RESULTS, (json.dumps(document, indent=2) + "\n").encode())
-    print(json.dumps(document[WORLD], indent=2)[:2000])
+    write_results("live", document)
+    print(json.dumps(document[WORLD], indent=2, default=str)[:2000])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Far goals in the Maze: hierarchical planning through remembered places vs flat latent MPC.
 
-1. collect Maze experience and train the demo recipe's world model on it (64×64 pixels);
+1. the demo recipe's world model trained on Maze experience (64×64 pixels), from the cache
+   (`--cache`; collected and trained there when absent);
 2. session 1: the expert wanders 40 episodes; every step goes into a fresh memory, embedded by
    the model; the graph of places is built from it (lived edges + model-imagined edges);
 3. 50 episodes with start and goal ≥ 3 rooms apart (fixed seeds): the hierarchical agent, flat
@@ -9,12 +10,14 @@
    places leave the graph and its embedding becomes a constraint of the planner, as hard
    rejection or as a penalty, at two radii; entries (true distance to the lava centre <
    LAVA_RADIUS at any env step) are counted for each.
-Writes benchmarks/results/maze.json.  Run: python benchmarks/maze_bench.py  (≈ 15 min, 2 cores)
+The memory of session 1 with the lava label is kept in the cache (`maze/memory-<model version>.db`)
+for `benchmarks.session_reuse`, which builds it the same way (`session_memory`) when absent.
+Writes benchmarks/results/maze.json.  Run: python -m benchmarks.maze  (≈ 15 min, 2 cores)
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,19 +28,17 @@ import torch
 from ami.agent import PlanningAgent, RandomAgent, run_episode
 from ami.agent.hierarchical import HierarchicalAgent, HierarchyConfig
 from ami.experience import CollectConfig, collect
-from ami.files import atomic_write_bytes
 from ami.memory import Memory
 from ami.memory.place_graph import PlaceGraph, PlaceGraphConfig
-from ami.pipeline import make_agent, run_collect, run_train
+from ami.model import WorldModel
+from ami.pipeline import make_agent
 from ami.planning import CEMConfig, ForbiddenPlaces, SolverConfig
 from ami.planning.reachability import ImaginedReachability
-from ami.provenance import machine_facts
-from ami.recipes import DEMO
+from ami.recipes import DEMO, Recipe
 from ami.worlds import make
+from benchmarks.cache import add_cache_argument, model_facts, scratch, trained_model
+from benchmarks.results_file import write_results
 
-HERE = Path(__file__).resolve().parent
-WORK = HERE / ".maze"
-RESULTS = HERE / "results" / "maze.json"
 EPISODES, BUDGET, MIN_ROOMS = 50, 500, 3
 LAVA, LAVA_RADIUS = np.array([0.5, 0.5]), 0.06
 # (constraint mode, embedding radius in units of `scale`, the embedding distance of 5 lived steps)
@@ -45,7 +46,8 @@ LAVA_VARIANTS = (("reject", 0.6), ("reject", 1.0), ("penalty", 1.0))
 DEFAULT_VARIANT = "reject@1.0"  # what `forbidden_entries` reports
 
 
-def recipe():
+def recipe() -> Recipe:
+    """The demo recipe on the Maze, planning with a smaller CEM."""
     planner = replace(
         DEMO.planner, solver=SolverConfig(cem=CEMConfig(samples=100, elites=10, iterations=3))
     )
@@ -72,6 +74,45 @@ def remember_session(memory: Memory, agent: PlanningAgent, seed: int) -> None:
         memory.remember(
             episode_id, np.arange(len(frames)), episode.actions, z, "maze-model", frames
         )
+
+
+def add_lava(memory: Memory, agent: PlanningAgent) -> None:
+    """Remember the lava place (the frame at `LAVA`) in a session of its own, labelled "lava"."""
+    world = make("maze").unwrapped
+    lava_step = memory.remember(
+        memory.begin_episode(memory.begin_session("maze-model"), "maze"),
+        np.array([0]),
+        np.zeros((1, 2)),
+        agent.embed(world.render_at(LAVA)).numpy()[None],
+        "maze-model",
+    )[0]
+    memory.label(lava_step, "lava")
+
+
+def memory_path(cache: Path, model: WorldModel) -> Path:
+    """Where session 1's memory of `model` is kept in the cache."""
+    return scratch(cache, "maze") / f"memory-{model.version()}.db"
+
+
+def session_memory(cache: Path) -> tuple[Path, Path]:
+    """The maze model's checkpoint and the memory of session 1 with the lava, built if absent.
+
+    The memory is what `main` leaves: the expert's session, then the lava in a session of its own.
+    """
+    checkpoint = trained_model(recipe(), cache)
+    model = WorldModel.load(checkpoint)
+    path = memory_path(cache, model)
+    if path.is_file():
+        with Memory.open(path, readonly=True) as memory:
+            if memory.find("lava"):
+                return checkpoint, path
+    for leftover in path.parent.glob(path.name + "*"):  # an unfinished one, with its WAL files
+        leftover.unlink()
+    flat = make_agent(model, recipe())
+    with Memory.open(path) as memory:
+        remember_session(memory, flat, seed=4_000_000)
+        add_lava(memory, flat)
+    return checkpoint, path
 
 
 def far_pairs(seed: int) -> list[dict]:
@@ -102,24 +143,19 @@ def success_rate(agent, pairs, lava_entries: list[int] | None = None) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_cache_argument(parser)
+    args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.perf_counter()
     r = recipe()
-    data = WORK / "experience.h5"
-    if not data.exists():
-        run_collect(r.collect, data, progress=False)
-    checkpoint = WORK / "run" / "checkpoint"
-    train_minutes: float | None = None  # None: the model of an earlier run was loaded
-    if checkpoint.exists():
-        from ami.model import WorldModel
-
-        model = WorldModel.load(checkpoint)
-    else:
-        model, _ = run_train(r, data, WORK / "run", torch.device("cpu"), progress=False)
-        train_minutes = (time.perf_counter() - started) / 60
+    checkpoint = trained_model(r, args.cache, progress=False)
+    model = WorldModel.load(checkpoint)
     flat = make_agent(model, r)
-    (WORK / "memory.db").unlink(missing_ok=True)
-    memory = Memory.open(WORK / "memory.db")
+    path = memory_path(args.cache, model)
+    for leftover in path.parent.glob(path.name + "*"):  # a fresh memory, WAL files included
+        leftover.unlink()
+    memory = Memory.open(path)
     remember_session(memory, flat, seed=4_000_000)
     ids, z, episodes, times = memory.embeddings_by_episode("maze-model")
     lived = np.linalg.norm(z[5:] - z[:-5], axis=1)[(episodes[5:] == episodes[:-5])]
@@ -147,15 +183,7 @@ def main() -> None:
     }
     print(rates, flush=True)
     # Lava in the middle: labelled in memory, removed from the graph, a constraint of the planner.
-    world = make("maze").unwrapped
-    lava_step = memory.remember(
-        memory.begin_episode(memory.begin_session("maze-model"), "maze"),
-        np.array([0]),
-        np.zeros((1, 2)),
-        flat.embed(world.render_at(LAVA)).numpy()[None],
-        "maze-model",
-    )[0]
-    memory.label(lava_step, "lava")
+    add_lava(memory, flat)
     z_lava = np.stack([memory.step(s)["embedding"] for s in memory.find("lava")])
     lava_pairs = [
         p
@@ -198,7 +226,8 @@ def main() -> None:
         "episodes": EPISODES,
         "budget": BUDGET,
         "min_rooms_apart": MIN_ROOMS,
-        "train_minutes": train_minutes,
+        "train_minutes": model_facts(checkpoint).get("train_minutes"),
+        "model": checkpoint,
         "graph": {
             "places": graph.graph.number_of_nodes(),
             "edges": graph.graph.number_of_edges(),
@@ -210,12 +239,10 @@ def main() -> None:
             "patience": hierarchy.patience,
         },
         "planner": "CEM 100 samples x 3 iterations, horizon 10 blocks of 5 steps, held actions",
-        "command": "python benchmarks/maze_bench.py",
         "minutes": (time.perf_counter() - started) / 60,
-        **machine_facts(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(RESULTS, (json.dumps(document, indent=2) + "\n").encode())
+    memory.close()
+    write_results("maze", document)
 
 
 if __name__ == "__main__":

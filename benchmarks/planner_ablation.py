@@ -4,23 +4,23 @@ Variants: the goal energy reduced over the horizon by its minimum (closest appro
 its mean ("sum") or its last step; and planning all k·A numbers of each action block instead of one
 held action. On TwoRoom (the default) the demo's model on the cross-room protocol, written to
 benchmarks/results/planner_ablation.json; with `--world push_t|reacher` the benchmark table's
-model of that world (bench-models/WORLD/run) on its anchor protocol, written to
-benchmarks/results/planner_ablation_WORLD.json. `--family budget` compares CEM searches instead:
-a shorter horizon and a larger search (samples x iterations)
+model of that world on its anchor protocol, written to
+benchmarks/results/planner_ablation_WORLD.json. The model is `--model` (a checkpoint folder with
+its run's recipe.json beside it), else the world's from the cache (`--cache`; trained there when
+absent: the demo recipe's on TwoRoom, the table's recipe elsewhere). `--family budget` compares
+CEM searches instead: a shorter horizon and a larger search (samples x iterations)
 (planner_ablation_WORLD_budget.json); `--family search` keeps the recipe's horizon and widens the
 search: more samples, more iterations, a longer horizon (planner_ablation_WORLD_search.json).
 
-    python benchmarks/planner_ablation.py --model ami-demo/run/checkpoint
-    python benchmarks/planner_ablation.py --world reacher
-    python benchmarks/planner_ablation.py --world push_t --family budget
+    python -m benchmarks.planner_ablation                   # make ablation
+    python -m benchmarks.planner_ablation --model ami-demo/run/checkpoint
+    python -m benchmarks.planner_ablation --world reacher
+    python -m benchmarks.planner_ablation --world push_t --family budget
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -30,14 +30,11 @@ import torch
 
 from ami.evaluation.protocols import protocol_by_name, two_room_cross_room
 from ami.evaluation.runner import evaluate
-from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.pipeline import make_agent
-from ami.provenance import machine_facts
-from ami.recipes import DEMO, PlannerConfig, load_recipe, world_settings
-
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+from ami.recipes import PlannerConfig, load_recipe, world_settings
+from benchmarks.cache import add_cache_argument, trained_model
+from benchmarks.results_file import write_results
 
 
 def main() -> None:
@@ -53,23 +50,21 @@ def main() -> None:
         "budget: CEM's horizon, samples and iterations, and bf16 rollouts (file *_budget.json); "
         "search: a wider CEM search at the recipe's horizon, or a longer one (*_search.json)",
     )
+    add_cache_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(2)
+    checkpoint = args.model or trained_model(args.world, args.cache)
+    recipe = load_recipe(checkpoint.parent / "recipe.json")
     if args.world == "two_room":
-        if args.model is None:
-            parser.error("--model is required on two_room (the demo's checkpoint)")
-        recipe, protocol, out = DEMO, two_room_cross_room(args.episodes), "planner_ablation.json"
+        protocol, out = two_room_cross_room(args.episodes), "planner_ablation"
     else:
-        run = HERE.parent / "bench-models" / args.world / "run"
-        args.model = args.model or run / "checkpoint"
-        recipe = load_recipe(args.model.parent / "recipe.json")
         protocol = protocol_by_name("anchor", args.episodes, args.world)
-        out = f"planner_ablation_{args.world}.json"
-    model = WorldModel.load(args.model)
+        out = f"planner_ablation_{args.world}"
+    model = WorldModel.load(checkpoint)
     families = {"cost": cost_variants, "budget": budget_variants, "search": search_variants}
     variants = families[args.family](recipe.planner)
     if args.family != "cost":
-        out = out.replace(".json", f"_{args.family}.json")
+        out = f"{out}_{args.family}"
     rows = {}
     for name, variant in variants.items():
         started = time.perf_counter()
@@ -96,15 +91,8 @@ def main() -> None:
             f"{result.mean_steps_to_success:5.1f} steps",
             flush=True,
         )
-    document = {
-        "command": "python benchmarks/planner_ablation.py " + shlex.join(sys.argv[1:]),
-        "protocol": protocol.as_dict(),
-        "model": str(args.model),
-        "variants": rows,
-        **machine_facts(),
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(RESULTS / out, (json.dumps(document, indent=2) + "\n").encode())
+    document = {"protocol": protocol.as_dict(), "model": checkpoint, "variants": rows}
+    write_results(out, document)
 
 
 def cost_variants(planner: PlannerConfig) -> dict[str, PlannerConfig]:

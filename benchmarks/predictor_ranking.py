@@ -18,32 +18,30 @@ checkpoint: size and world options); start and goal frames are those of the anch
 start is the reset observation; a world that draws its goal renders the goal image). The start
 is at least 10 env steps into the episode, and a predictor that reads several embeddings gets
 the frames of the blocks before the start, as an agent that has been acting has seen them.
-Writes benchmarks/results/predictor_ranking_WORLD.json (`--out`).
+The model is `--model`, else the benchmark table's model of the world from the cache
+(`--cache`; trained there when absent). Writes benchmarks/results/predictor_ranking_WORLD.json
+(`--out`).
 
-    python benchmarks/predictor_ranking.py --world push_t   # the benchmark table's model
+    python -m benchmarks.predictor_ranking --world push_t   # the benchmark table's model
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import shlex
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ami.experience import CollectConfig, collect
-from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.model.world_model import encode_frames
-from ami.provenance import machine_facts
 from ami.recipes import load_recipe, world_settings
 from ami.worlds import make
+from benchmarks.cache import add_cache_argument, trained_model
+from benchmarks.results_file import write_results
 
-HERE = Path(__file__).resolve().parent
 NOISE = (0.1, 0.3, 0.6, 1.0)
 PER_NOISE = 30
 OFFSET = 25
@@ -70,9 +68,10 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="checkpoint folder")
     parser.add_argument("--episodes", type=int, default=40)
     parser.add_argument("--out", type=Path, default=None, help="results file")
+    add_cache_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    checkpoint = args.model or HERE.parent / "bench-models" / args.world / "run" / "checkpoint"
+    checkpoint = args.model or trained_model(args.world, args.cache)
     model = WorldModel.load(checkpoint).eval()
     recipe = load_recipe(checkpoint.parent / "recipe.json")  # the world as the model saw it
     k, size = model.config.frameskip, model.config.encoder.image_size
@@ -140,20 +139,17 @@ def main() -> None:
         beaten.append(float((energy_imagined[1:] < energy_imagined[0]).mean()))
     document = {
         "world": args.world,
-        "model": str(checkpoint),
+        "model": checkpoint,
         "episodes": len(beaten),
         "plans_per_episode": 1 + len(NOISE) * PER_NOISE,
         "spearman_imagined_energy_vs_true_error": float(np.median(scores["imagined"])),
         "spearman_encoded_energy_vs_true_error": float(np.median(scores["encoded"])),
         "spearman_imagined_vs_encoded_energy": float(np.median(scores["imagined_vs_encoded"])),
         "share_of_perturbed_plans_imagined_better_than_the_expert": float(np.median(beaten)),
-        "command": "python benchmarks/predictor_ranking.py " + shlex.join(sys.argv[1:]),
-        **machine_facts(),
     }
     for key, value in document.items():
         print(f"{key}: {value}")
-    out = args.out or HERE / "results" / f"predictor_ranking_{args.world}.json"
-    atomic_write_bytes(out, (json.dumps(document, indent=2) + "\n").encode())
+    write_results(f"predictor_ranking_{args.world}", document, out=args.out)
 
 
 if __name__ == "__main__":

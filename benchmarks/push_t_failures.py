@@ -6,8 +6,11 @@ distance and angle error (at success, or after the budget). The summary splits t
 the criterion they miss (position within 20 units, angle within pi/9) and counts those that left
 the block farther from its goal than it started (the planner pushed it away).
 
-    python benchmarks/push_t_failures.py                      # bench-models/push_t
-    python benchmarks/push_t_failures.py --model bench-models/push_t.v2 --name previous
+    python -m benchmarks.push_t_failures                  # the cache's push_t model
+    python -m benchmarks.push_t_failures --model OTHER/run/checkpoint --name previous
+
+The model is `--model` (a checkpoint folder with its run's recipe.json beside it), else the push_t
+recipe's model from the cache (`--cache`; trained there when absent).
 
 Writes (or updates) benchmarks/results/push_t_failures.json, one entry per `--name`.
 """
@@ -16,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,43 +27,44 @@ import torch
 
 from ami.agent.episode import Step, run_episode
 from ami.evaluation.protocols import episode_specs, protocol_by_name
-from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.pipeline import make_agent
-from ami.provenance import machine_facts
 from ami.recipes import load_recipe, world_settings
 from ami.worlds import make
 from ami.worlds.push_t import ARENA, PushTConfig, wrap_angle
+from benchmarks.cache import add_cache_argument, trained_model
+from benchmarks.results_file import provenance, read_results, write_results
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "push_t_failures.json"
 SUCCESS_DISTANCE, SUCCESS_ANGLE = PushTConfig().success_distance, PushTConfig().success_angle
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=HERE.parent / "bench-models" / "push_t")
+    parser.add_argument("--model", type=Path, default=None, help="checkpoint folder")
     parser.add_argument("--name", default="current")
     parser.add_argument("--episodes", type=int, default=50)
+    add_cache_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    rows = measure(args.model / "run", args.episodes)
-    document: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    checkpoint = args.model or trained_model("push_t", args.cache)
+    rows = measure(checkpoint, args.episodes)
+    document = read_results("push_t_failures")
+    for key in provenance():  # the file's own provenance: this write's
+        document.pop(key, None)
     document[args.name] = {
-        "model": str(args.model),
+        "model": checkpoint,
         "summary": summarise(rows),
         "episodes": rows,
-        "command": shlex.join(["python", "benchmarks/push_t_failures.py", *sys.argv[1:]]),
-        **machine_facts(),
+        **provenance(),
     }
-    atomic_write_bytes(RESULTS, (json.dumps(document, indent=2) + "\n").encode())
+    write_results("push_t_failures", document)
     print(json.dumps({args.name: document[args.name]["summary"]}, indent=2))
 
 
-def measure(run: Path, episodes: int) -> list[dict[str, Any]]:
+def measure(checkpoint: Path, episodes: int) -> list[dict[str, Any]]:
     """Per episode: start and final block distance (units) and angle error (rad), success."""
-    recipe = load_recipe(run / "recipe.json")
-    agent = make_agent(WorldModel.load(run / "checkpoint"), recipe)
+    recipe = load_recipe(checkpoint.parent / "recipe.json")
+    agent = make_agent(WorldModel.load(checkpoint), recipe)
     protocol = protocol_by_name("anchor", episodes, "push_t")
     env = make("push_t", **world_settings(recipe))
     options = dict(recipe.collect.world_options)

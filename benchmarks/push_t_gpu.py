@@ -9,7 +9,7 @@ after the other, while the deadline leaves time for another. Each stage rewrites
 checkpoint is copied to `OUT/checkpoint/` (the weights in parts of at most 15 MB each, as the
 device tool returns files of at most 16 MB; `cat model.safetensors.part* > model.safetensors`).
 
-    python benchmarks/push_t_gpu.py --device cuda --out "$OUT" --workers 15 \\
+    python -m benchmarks.push_t_gpu --device cuda --out "$OUT" --workers 15 \\
         --loader-workers 10 --batch-size 256 --train-seconds 240 --deadline-seconds 550
 
 (the H200 run of push_t_gpu.json). The batch is the recipe's (64) unless `--batch-size` says
@@ -19,17 +19,14 @@ step learnt less per step than 64).
 
 On a CPU, with a small collection, it checks itself end to end in a minute:
 
-    python benchmarks/push_t_gpu.py --device cpu --out /tmp/gpu-check --episodes 40 \\
+    python -m benchmarks.push_t_gpu --device cpu --out /tmp/gpu-check --episodes 40 \\
         --train-seconds 20 --eval-episodes 2 --solver cem
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import shutil
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -41,13 +38,12 @@ from ami.config import config_to_dict
 from ami.device import resolve_device, seed_everything
 from ami.evaluation.protocols import protocol_by_name
 from ami.evaluation.runner import evaluate
-from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.pipeline import augmented, make_agent, run_collect, run_train, training_windows
 from ami.planning import SOLVERS
-from ami.provenance import machine_facts
 from ami.recipes import PUSH_T, Recipe, with_solver, world_settings
 from ami.training.step import TrainStep
+from benchmarks.results_file import write_results
 
 PART_BYTES = 15 * 2**20
 SOLVER_ORDER = ("cem", "icem", "mppi", "predictive_sampling", "gradient")
@@ -73,11 +69,8 @@ def main() -> None:
     seed_everything(0)
     recipe = _recipe(args.episodes, args.batch_size, args.loader_workers)
     report: dict[str, Any] = {
-        "command": shlex.join(["python", "benchmarks/push_t_gpu.py", *sys.argv[1:]]),
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "torch": torch.__version__,
-        **machine_facts(),
     }
     if args.source_revision:
         report["git_revision"] = args.source_revision
@@ -86,7 +79,7 @@ def main() -> None:
 
     def save(stage: str) -> None:
         report["elapsed_seconds"] = time.perf_counter() - began
-        atomic_write_bytes(out / "push_t_gpu.json", (json.dumps(report, indent=2) + "\n").encode())
+        write_results("push_t_gpu", report, out=out / "push_t_gpu.json")
         print(f"{stage} at {report['elapsed_seconds']:.0f} s", flush=True)
 
     for made_here in (args.work / "data", args.work / "run"):  # only what this script writes

@@ -1,37 +1,37 @@
 """Session reuse: a fresh process reaches a labelled place it never saw as an image, faster than
 the first session's exploration first came upon it.
 
-Needs the model and memory that `make bench-maze` leaves in benchmarks/.maze. The place is a
+Needs the maze model and the memory of session 1 that `benchmarks.maze` builds; both come from
+the cache (`--cache`), built there the same way when absent (`maze.session_memory`). The place is a
 moment remembered in session 1 (the last step of its 20th episode), labelled "charger". The first
 session's time to it = env steps from the session's start until the expert first came within
 `RADIUS` of it. Session 2 runs in a new Python process: it opens the memory, builds the graph of
 places, and walks to the label from 10 far starts. Positions for scoring are read off the
 remembered frames (the red disc), for evaluation only. Writes benchmarks/results/session_reuse.json.
+
+    python -m benchmarks.session_reuse   # after python -m benchmarks.maze (make bench-maze)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from ami.files import atomic_write_bytes
 from ami.memory import Memory
-from ami.provenance import machine_facts
+from benchmarks.cache import add_cache_argument
+from benchmarks.maze import session_memory
+from benchmarks.results_file import ROOT, write_results
 
-HERE = Path(__file__).resolve().parent
-WORK = HERE / ".maze"
-RESULTS = HERE / "results" / "session_reuse.json"
 RADIUS, STARTS, BUDGET = 0.05, 10, 500
 
 SESSION_2 = """
 import json, sys
 import numpy as np, torch
-sys.path.insert(0, sys.argv[1])
-from maze_bench import recipe
+from benchmarks.maze import recipe
 from ami.agent.hierarchical import HierarchicalAgent, HierarchyConfig
 from ami.memory import Memory
 from ami.memory.place_graph import PlaceGraph, PlaceGraphConfig
@@ -40,10 +40,11 @@ from ami.pipeline import make_agent
 from ami.planning.reachability import ImaginedReachability
 from ami.worlds import make
 torch.set_num_threads(2)
-work, target = sys.argv[2], np.array(json.loads(sys.argv[3]))
+checkpoint, memory_file = sys.argv[1], sys.argv[2]
+target = np.array(json.loads(sys.argv[3]))
 radius, starts, budget = map(float, sys.argv[4:7])
-model = WorldModel.load(work + "/run/checkpoint")
-memory = Memory.open(work + "/memory.db", readonly=True)
+model = WorldModel.load(checkpoint)
+memory = Memory.open(memory_file, readonly=True)
 ids, z, episodes, _ = memory.embeddings_by_episode("maze-model")
 lived = np.linalg.norm(z[5:] - z[:-5], axis=1)[episodes[5:] == episodes[:-5]]
 scale = float(np.median(lived))
@@ -81,7 +82,11 @@ def position_in(frame: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    with Memory.open(WORK / "memory.db") as memory:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_cache_argument(parser)
+    args = parser.parse_args()
+    checkpoint, memory_file = session_memory(args.cache)
+    with Memory.open(memory_file) as memory:
         episodes = memory.episode_ids()[:40]
         first_session = [memory.episode_arrays(e)[0] for e in episodes]
         charger_episode = episodes[19]
@@ -104,8 +109,8 @@ def main() -> None:
             sys.executable,
             "-c",
             SESSION_2,
-            str(HERE),
-            str(WORK),
+            str(checkpoint),
+            str(memory_file),
             json.dumps(target.tolist()),
             str(RADIUS),
             str(STARTS),
@@ -114,6 +119,7 @@ def main() -> None:
         capture_output=True,
         text=True,
         check=True,
+        cwd=ROOT,  # `python -c` imports the benchmarks package from the repository root
     )
     second = json.loads(run.stdout.strip().splitlines()[-1])
     document = {
@@ -124,12 +130,11 @@ def main() -> None:
         "charger_position": target.tolist(),
         "radius": RADIUS,
         "starts_at_least_rooms_away": 3,
-        "command": "python benchmarks/session_reuse.py (after make bench-maze)",
-        **machine_facts(),
+        "model": checkpoint,
+        "memory": memory_file,
     }
     print(json.dumps({k: document[k] for k in list(document)[:4]}), flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(RESULTS, (json.dumps(document, indent=2) + "\n").encode())
+    write_results("session_reuse", document)
 
 
 if __name__ == "__main__":

@@ -5,43 +5,31 @@ benchmarks/results/surprise.json (world → event → {"auroc", "p_value", "flag
 entry with the command, date, machine and git revision, and the surprise plots
 benchmarks/results/surprise_<world>.png. Worlds not run keep their previous entries.
 
-The models, unless given with --two-room-model / --push-t-model:
-- TwoRoom: the demo's model kept by `make bench` (benchmarks/.demo/run/checkpoint), or else the
-  demo recipe's model trained here (collect + train, no evaluation) in benchmarks/.understanding/.
-- PushT: the benchmark table's model (bench-models/push_t/run/checkpoint, `ami bench table`), or
-  else the push_t recipe's model trained here (`--push-t-steps` overrides its training steps).
-A model found is used only if it was trained from the current recipe (its run's recipe.json).
+The models, unless given with --two-room-model / --push-t-model, come from the cache (`--cache`;
+trained there from the recipe when absent): TwoRoom's is the demo recipe's model (the one
+`benchmarks.bench` runs the demo with), PushT's the push_t recipe's (the benchmark table's;
+`--push-t-steps` overrides its training steps, a recipe of its own in the cache).
+
+    python -m benchmarks.understanding [--world two_room] [--skip-probes]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from ami.errors import ConfigError
-from ami.files import atomic_write_bytes
-from ami.pipeline import run_collect, run_train
-from ami.provenance import machine_facts
-from ami.recipes import DEMO, PUSH_T, Recipe, load_recipe, trains_the_same_model
+from ami.recipes import DEMO, PUSH_T, Recipe
 from ami.understanding.models import checkpoint_folder, load_model
 from ami.understanding.plots import plot_probe_scatter, plot_surprise
 from ami.understanding.probe_run import ProbeRunConfig, probe_episodes, run_probes
 from ami.understanding.surprise_run import SurpriseRunConfig, run_surprise
+from benchmarks.cache import add_cache_argument, trained_model
+from benchmarks.results_file import RESULTS, provenance, read_results, write_results
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-TRAINED = HERE / ".understanding"  # git-ignored: models trained here when none is given
-DEFAULT_MODELS = {
-    "two_room": HERE / ".demo" / "run" / "checkpoint",
-    "push_t": HERE.parent / "bench-models" / "push_t" / "run" / "checkpoint",
-}
 RECIPES = {"two_room": DEMO, "push_t": PUSH_T}
 README_SCATTER = {"two_room": "agent_x", "push_t": "block_angle"}
 # Probing episodes: the probe sees about one distinct pose of the object per episode (it barely
@@ -50,41 +38,26 @@ README_SCATTER = {"two_room": "agent_x", "push_t": "block_angle"}
 PROBE_EPISODES = {"two_room": 600, "push_t": 2000}
 
 
-def trained_from(checkpoint: Path, recipe: Recipe) -> bool:
-    """Whether the run holding `checkpoint` was trained from `recipe` (its model-shaping parts)."""
-    saved = checkpoint.parent / "recipe.json"
-    if not (checkpoint / "model.json").is_file() or not saved.is_file():
-        return False
-    try:
-        before = load_recipe(saved)
-    except ConfigError:
-        return False
-    return trains_the_same_model(before, recipe)
-
-
-def model_path(world: str, given: Path | None, steps: int | None, progress: bool) -> Path:
-    """The checkpoint to study: given, found where the demo/table leave it, or trained here."""
+def model_path(
+    world: str, given: Path | None, steps: int | None, cache: Path, progress: bool
+) -> Path:
+    """The checkpoint to study: given, or the recipe's model from the cache (trained if absent)."""
     if given is not None:
         return checkpoint_folder(given)
     recipe: Recipe = RECIPES[world]
-    if steps is not None:
-        recipe = replace(recipe, train=replace(recipe.train, steps=steps))
-    if trained_from(DEFAULT_MODELS[world], recipe):
-        return DEFAULT_MODELS[world]
-    folder = TRAINED / world
-    if not trained_from(folder / "run" / "checkpoint", recipe):
-        shutil.rmtree(folder / "run", ignore_errors=True)  # another recipe's: never resume it
-        print(f"training the {recipe.name} recipe's model in {folder}", file=sys.stderr)
-        data = run_collect(recipe.collect, folder / "data" / "experience.h5", progress=progress)
-        run_train(recipe, data, folder / "run", torch.device("cpu"), progress=progress)
-    return folder / "run" / "checkpoint"
+    if steps is not None and steps != recipe.train.steps:
+        train = replace(recipe.train, steps=steps)
+        recipe = replace(recipe, name=f"{recipe.name}_{steps}_steps", train=train)
+    return trained_model(recipe, cache, progress=progress)
 
 
-def update(path: Path, world: str, entries: dict) -> None:
-    """Replace `world`'s entries in the JSON file at `path`, keeping the other worlds'."""
-    document = json.loads(path.read_text()) if path.is_file() else {}
+def update(name: str, world: str, entries: dict) -> None:
+    """Replace `world`'s entries in results `name`, keeping the other worlds'."""
+    document = read_results(name)
+    for key in provenance():  # the file's own provenance: this write's
+        document.pop(key, None)
     document[world] = entries
-    atomic_write_bytes(path, (json.dumps(document, indent=2) + "\n").encode())
+    write_results(name, document)
 
 
 def main() -> None:
@@ -100,16 +73,16 @@ def main() -> None:
     parser.add_argument("--false-alarm-rate", type=float, default=0.01)
     parser.add_argument("--skip-probes", action="store_true", help="surprise only")
     parser.add_argument("--quiet", action="store_true")
+    add_cache_argument(parser)
     args = parser.parse_args()
     progress = not args.quiet
-    command = "python benchmarks/understanding_bench.py " + " ".join(map(shlex.quote, sys.argv[1:]))
     given = {"two_room": args.two_room_model, "push_t": args.push_t_model}
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
     for world in args.world or list(RECIPES):
         steps = args.push_t_steps if world == "push_t" else None
-        path = model_path(world, given[world], steps, progress)
+        path = model_path(world, given[world], steps, args.cache, progress)
         model = load_model(path, world, torch.device("cpu"))
-        facts = {"model": str(path), "command": command, **machine_facts()}
+        facts = {"model": path, **provenance()}
 
         if not args.skip_probes:
             episodes = args.episodes or PROBE_EPISODES[world]
@@ -117,7 +90,7 @@ def main() -> None:
             runs = probe_episodes(probe_config, model.config.encoder.image_size, progress)
             results = run_probes(model, runs, probe_config, progress)
             update(
-                RESULTS / "probe.json",
+                "probe",
                 world,
                 {r.quantity: {**r.as_dict(), **facts} for r in results},
             )
@@ -143,7 +116,7 @@ def main() -> None:
             }
             for name, figures in document["events"].items()
         }
-        update(RESULTS / "surprise.json", world, events)
+        update("surprise", world, events)
         for name, figures in events.items():
             print(
                 f"{world:9s} {name:13s} AUROC {figures.get('auroc', float('nan')):.3f} "
