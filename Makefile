@@ -31,28 +31,28 @@ test-fast: venv  ## Run the tests without the slow end-to-end ones
 	$(PY) -m pytest -q -m "not slow"
 
 bench: venv  ## Env steps/s, training frames/s (fp32/bf16/compile, 1 and 2 procs), collection, planning latency+GFLOP/s, demo success -> bench.json; memory -> memory.json; every world's steps/s -> worlds.json (benchmarks/results/)
-	$(PY) benchmarks/bench.py
-	$(PY) benchmarks/memory_bench.py
-	$(PY) benchmarks/worlds_bench.py
+	$(PY) -m benchmarks.bench
+	$(PY) -m benchmarks.memory
+	$(PY) -m benchmarks.worlds
 
-bench-table: venv  ## World x solver table on the anchors' protocol (PushT, Reacher, TwoRoom) -> benchmarks/results/table.json (~2 h on 2 CPU cores: trains PushT for 22,000 steps in bf16 (~56 min), Reacher for 4,000 (~13 min) and TwoRoom; models kept in bench-models/)
-	$(PY) -m ami bench table --curve-points 2
+bench-table: venv  ## World x solver table on the anchors' protocol (PushT, Reacher, TwoRoom) -> benchmarks/results/table.json (~2 h on 2 CPU cores: trains PushT for 22,000 steps in bf16 (~56 min), Reacher for 4,000 (~13 min) and TwoRoom; models kept in the cache, benchmarks/.cache/)
+	$(PY) -m benchmarks.table --curve-points 2
 
 bench-maze: venv  ## Far goals in the Maze (hierarchical vs flat vs random, lava entries), then session reuse -> benchmarks/results/maze.json, session_reuse.json (~20 min)
-	$(PY) benchmarks/maze_bench.py
-	$(PY) benchmarks/session_reuse.py
+	$(PY) -m benchmarks.maze
+	$(PY) -m benchmarks.session_reuse
 
-bench-actor: venv  ## Mode-1 actor vs planner vs auto on TwoRoom and PushT (uses bench-models/, trains what is missing) -> benchmarks/results/actor.json, actor.png (~40 min)
-	$(PY) benchmarks/actor_bench.py
+bench-actor: venv  ## Mode-1 actor vs planner vs auto on TwoRoom and PushT (the cache's models, trained when missing) -> benchmarks/results/actor.json, actor.png (~40 min)
+	$(PY) -m benchmarks.actor
 
 bench-live: venv  ## ami live from 1 % seed data, uniform vs novel goals, vs the full-data model -> benchmarks/results/live.json, live_curve.png (~25 min)
-	$(PY) benchmarks/live_bench.py
+	$(PY) -m benchmarks.live
 
 bench-understanding: venv  ## Probes and surprise of the demo's TwoRoom and the table's PushT models -> benchmarks/results/probe.json, surprise.json
-	$(PY) benchmarks/understanding_bench.py
+	$(PY) -m benchmarks.understanding
 
-ablation: venv  ## Planner ablation (energy reduction, held actions) on the model `make bench` trained
-	$(PY) benchmarks/planner_ablation.py --model benchmarks/.demo/run/checkpoint
+ablation: venv  ## Planner ablation (energy reduction, held actions) on the demo recipe's model (the cache's) -> benchmarks/results/planner_ablation.json
+	$(PY) -m benchmarks.planner_ablation
 
 lint: venv  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check src tests benchmarks
