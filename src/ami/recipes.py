@@ -181,6 +181,8 @@ TINY = Recipe(
 # training in bf16 autocast through torch.compile (3,130 vs 1,381 frames/s for this model's step on
 # 2 CPU cores; 2,431 in the run, windows included): 56.3 min, inside the 60; held-out
 # prediction error 0.043 (was 0.060), the table's PushT row 74 % with CEM (was 60 %).
+# That speed-up needs a CPU with native bfloat16 (AMX there): on an AVX2-only CPU bf16 runs the
+# step 13x slower than fp32 (benchmarks/results/precision.json), so the recipe says "auto".
 PUSH_T = Recipe(
     name="push_t",
     collect=CollectConfig(
