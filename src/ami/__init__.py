@@ -25,7 +25,6 @@ Machine and errors
     `AmiError` (every error a user can cause; one line).
 
 Example:
-
 >>> import ami
 >>> recipe = ami.preset("tiny")
 >>> recipe.collect.world
