@@ -210,6 +210,30 @@ def test_typer_exit_n_exits_n(monkeypatch, capsys):
     assert main_in_process(monkeypatch, capsys, "stop").returncode == 3
 
 
+def test_an_interrupt_landing_in_a_destructor_still_stops_the_command(monkeypatch, capsys):
+    app = typer.Typer()
+    finished = []
+
+    class Dropped:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)  # Python prints and drops what __del__ raises
+
+    @app.command()
+    def work() -> None:
+        Dropped()  # collected at once: the interrupt lands in its __del__
+        time.sleep(1)
+        finished.append(True)
+
+    @app.command()
+    def other() -> None:
+        """A second command, so that `work` is a subcommand."""
+
+    monkeypatch.setattr(cli, "app", app)
+    result = main_in_process(monkeypatch, capsys, "work")
+    assert (result.returncode, result.stderr.splitlines()) == (130, ["ami: interrupted"])
+    assert finished == []
+
+
 # --- 6. --out naming a file where a folder is expected, or a folder where a file is -----------
 
 

@@ -7,6 +7,7 @@ which signal it was is remembered for the exit code (128 + its number: 130, 143)
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import signal
 import sys
@@ -21,6 +22,8 @@ from ami.errors import AmiError
 
 INTERRUPTED = 130
 """The exit code typer's `Exit` carries for a `KeyboardInterrupt` (128 + SIGINT)."""
+REDELIVERY_S = 0.01
+"""How long after a dropped interrupt it is delivered again."""
 
 
 def run_app(app: typer.Typer) -> NoReturn:
@@ -32,29 +35,39 @@ def run_app(app: typer.Typer) -> NoReturn:
     no permission, read-only filesystem), naming the file. Any other exception is a bug and keeps
     its traceback.
     """
-    with interrupts_from_signals() as received:
-        try:
-            # non-standalone click returns an Exit's code (typer turns Ctrl-C into Exit(130))
-            code = app(standalone_mode=False)
-        except KeyboardInterrupt:
-            code = INTERRUPTED
-        except AmiError as error:
-            _exit(f"ami: error: {error}", error.exit_code)
-        except OSError as error:
-            _exit(f"ami: error: {os_error_line(error)}", 2)
-        except typer.Abort:
-            _exit("ami: aborted", INTERRUPTED)
-        except typer.Exit as done:
-            code = done.exit_code
-        except Exception as error:  # click usage errors arrive here in non-standalone mode
-            # click may be typer's vendored copy or the click package: recognise it by class name
-            if any(cls.__name__ == "ClickException" for cls in type(error).__mro__):
-                error.show()  # type: ignore[attr-defined]
-                sys.exit(error.exit_code)  # type: ignore[attr-defined]
-            raise
+    received: list[int] = []
+    try:
+        with interrupts_from_signals(received):
+            code = _status(app)
+    except KeyboardInterrupt:  # one delivered again just as the block ended
+        code = INTERRUPTED
     if code == INTERRUPTED and received:
         _exit("ami: interrupted", interrupted_exit_code(received))
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(code)
+
+
+def _status(app: typer.Typer) -> int:
+    """The exit status of running `app`; user errors printed as one line (and exited)."""
+    try:
+        # non-standalone click returns an Exit's code (typer turns Ctrl-C into Exit(130))
+        code = app(standalone_mode=False)
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except AmiError as error:
+        _exit(f"ami: error: {error}", error.exit_code)
+    except OSError as error:
+        _exit(f"ami: error: {os_error_line(error)}", 2)
+    except typer.Abort:
+        _exit("ami: aborted", INTERRUPTED)
+    except typer.Exit as done:
+        return int(done.exit_code)
+    except Exception as error:  # click usage errors arrive here in non-standalone mode
+        # click may be typer's vendored copy or the click package: recognise it by class name
+        if any(cls.__name__ == "ClickException" for cls in type(error).__mro__):
+            error.show()  # type: ignore[attr-defined]
+            sys.exit(error.exit_code)  # type: ignore[attr-defined]
+        raise
+    return code if isinstance(code, int) else 0
 
 
 def _exit(line: str, code: int) -> NoReturn:
@@ -62,19 +75,41 @@ def _exit(line: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-@contextlib.contextmanager
-def interrupts_from_signals() -> Iterator[list[int]]:
-    """Within the block SIGINT and SIGTERM raise `KeyboardInterrupt`; yields the signals received.
+class SignalInterrupt(KeyboardInterrupt):
+    """The `KeyboardInterrupt` a SIGINT or SIGTERM raises within `interrupts_from_signals`."""
 
-    A signal whose handler is not Python's default (ignored by the parent, or set by a caller)
-    is left alone, and so are both outside the main thread (where handlers cannot be set). The
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signal.Signals(signum)
+
+
+@contextlib.contextmanager
+def interrupts_from_signals(received: list[int]) -> Iterator[None]:
+    """Within the block SIGINT and SIGTERM raise `KeyboardInterrupt`, appended to `received`.
+
+    An interrupt that lands in a destructor or a weakref callback, where Python prints and drops
+    exceptions, is delivered again a moment later (`_thread.interrupt_main` from a timer thread,
+    once the main thread is out of that callback), so it stops the command all the same; so is
+    one that lands in a method of an object marked `defer_interrupts = True` (such as the file
+    object h5py writes through, called back from HDF5's C code, which an exception would leave
+    half-way through a write and may crash). A
+    signal whose handler is not Python's default (ignored by the parent, or set by a caller) is
+    left alone, and so are both outside the main thread (where handlers cannot be set). The
     previous handlers are restored at the end of the block.
     """
-    received: list[int] = []
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+        if _in_a_callback_from_c(frame):
+            _deliver_later(signum)
+            return
+        raise SignalInterrupt(signum)
+
+    def redeliver(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, SignalInterrupt):
+            _deliver_later(unraisable.exc_value.signum)
+        else:
+            previous_hook(unraisable)
 
     defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -83,13 +118,38 @@ def interrupts_from_signals() -> Iterator[list[int]]:
         for signum, default in defaults.items()
         if in_main_thread and signal.getsignal(signum) is default
     }
+    previous_hook = sys.unraisablehook
     for signum in previous:
         signal.signal(signum, interrupt)
+    sys.unraisablehook = redeliver
     try:
-        yield received
+        yield
     finally:
+        sys.unraisablehook = previous_hook
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _in_a_callback_from_c(frame: FrameType | None, depth: int = 3) -> bool:
+    """Whether `frame` or the `depth - 1` frames it was called from run a C-called-back method.
+
+    Such a method's object says so with its class attribute `defer_interrupts = True`.
+    """
+    for _ in range(depth):
+        if frame is None:
+            return False
+        owner = frame.f_locals.get("self")
+        if getattr(type(owner), "defer_interrupts", False) is True:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _deliver_later(signum: int) -> None:
+    """Raise the signal's interrupt in the main thread `REDELIVERY_S` from now."""
+    later = threading.Timer(REDELIVERY_S, _thread.interrupt_main, [signum])
+    later.daemon = True
+    later.start()
 
 
 def interrupted_exit_code(received: list[int]) -> int:

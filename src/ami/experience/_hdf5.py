@@ -28,6 +28,8 @@ class GuardedFile:
     writes are dropped, and the writer raises it at its next `check()`.
     """
 
+    defer_interrupts = True  # called from C: `ami` delivers a Ctrl-C landing here just after
+
     def __init__(self, path: Path) -> None:
         self._raw = open(path, "w+b", buffering=0)  # noqa: SIM115 (closed by close())
         self.error: OSError | None = None
