@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 TORCH_VERSION ?= 2.13.0
 DEMO_OUT ?= ami-demo
 
-.PHONY: help venv demo test test-fast bench bench-table bench-maze bench-actor bench-live bench-understanding ablation lint format docs docs-check clean
+.PHONY: help venv demo test test-fast bench bench-table bench-maze bench-actor bench-live bench-understanding bench-swm ablation lint format docs docs-check clean
 
 help:  ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ venv: $(VENV)/.installed  ## Create .venv and install ami with its dev tools
 demo: venv  ## Collect, train, plan and write the report into ami-demo/ (<= 10 min on 2 cores)
 	$(VENV)/bin/ami demo --out $(DEMO_OUT)
 
-test: venv  ## Run the whole test suite (slow end-to-end tests included)
+test: venv  ## Run the whole test suite (slow end-to-end tests included) and the doctests of src/ami
 	$(PY) -m pytest -q
 
 test-fast: venv  ## Run the tests without the slow end-to-end ones
@@ -51,17 +51,43 @@ bench-live: venv  ## ami live from 1 % seed data, uniform vs novel goals, vs the
 bench-understanding: venv  ## Probes and surprise of the demo's TwoRoom and the table's PushT models -> benchmarks/results/probe.json, surprise.json
 	$(PY) -m benchmarks.understanding
 
+# stable-worldmodel beside ami, in a venv of its own (.venv-swm). torch is the one ami's .venv
+# runs (else TORCH_VERSION), pinned by a constraints file written from it, so no other torch is
+# downloaded; then ami, stable-worldmodel's base requirements and the four packages its TwoRoom
+# and PushT envs import (requirements/swm.txt), and stable-worldmodel itself with --no-deps (its
+# [env] extra is not installed). torchvision is NOT installed: no CPU build for this torch is
+# reachable here and the PyPI wheel (a CUDA build) fails to import beside a CPU torch; `import
+# stable_worldmodel` needs only `torchvision.tv_tensors` to exist, so benchmarks/swm_experts.py
+# registers an empty placeholder for it (these envs and their experts never use torchvision).
+SWM_VENV ?= .venv-swm
+SWM_PIP := $(SWM_VENV)/bin/pip install -q -c requirements/swm-constraints.txt -c $(SWM_VENV)/torch.txt
+SWM_ARGS ?=
+
+$(SWM_VENV)/.installed: pyproject.toml requirements/swm.txt requirements/swm-constraints.txt
+	$(PYTHON) -m venv $(SWM_VENV)
+	@# the torch of ami's .venv where there is one, else TORCH_VERSION (the wheel on this disk)
+	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(SWM_VENV)/torch.txt \
+		2>/dev/null || echo "torch==$(TORCH_VERSION)" > $(SWM_VENV)/torch.txt
+	$(SWM_PIP) torch
+	$(SWM_PIP) -e .
+	$(SWM_PIP) -r requirements/swm.txt
+	$(SWM_PIP) --no-deps stable-worldmodel
+	touch $@
+
+bench-swm: $(SWM_VENV)/.installed  ## ami on stable-worldmodel's swm/TwoRoom-v1 (--world push_t too) vs the published figures -> benchmarks/results/swm.json (SWM_ARGS=--quick: swm_quick.json, < 5 min)
+	$(SWM_VENV)/bin/python -m benchmarks.swm $(SWM_ARGS)
+
 ablation: venv  ## Planner ablation (energy reduction, held actions) on the demo recipe's model (the cache's) -> benchmarks/results/planner_ablation.json
 	$(PY) -m benchmarks.planner_ablation
 
 lint: venv  ## ruff (lint + format check) and mypy
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks docs/*.py
+	$(VENV)/bin/ruff format --check src tests benchmarks docs/*.py
 	$(VENV)/bin/mypy src/ami
 
 format: venv  ## Format the code with ruff
-	$(VENV)/bin/ruff format src tests benchmarks
-	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks docs/*.py
+	$(VENV)/bin/ruff check --fix src tests benchmarks docs/*.py
 
 $(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
 	$(PIP) install -q -e ".[docs]"

@@ -125,7 +125,7 @@ def measure(world: str, cache: Path, dagger_rounds: int = 3) -> dict[str, Any]:
     recipe = WORLD_RECIPES[world]
     checkpoint = trained_model(recipe, cache)
     model = WorldModel.load(checkpoint)
-    protocol = protocol_by_name("anchor", EVAL_EPISODES, world)
+    protocol = protocol_by_name("goal_25_steps", EVAL_EPISODES, world)
     env = environment(recipe, protocol)
     planner = make_agent(model, recipe)
     work = scratch(cache, "actor")
@@ -175,7 +175,7 @@ def measure(world: str, cache: Path, dagger_rounds: int = 3) -> dict[str, Any]:
         ),
         **{name: alone(each, protocol, specs) for name, each in actors.items()},
     }
-    check = protocol_by_name("anchor", ACTOR_CHECK_EPISODES, world)
+    check = protocol_by_name("goal_25_steps", ACTOR_CHECK_EPISODES, world)
     check_specs = episode_specs(check, env)
     actors_on_more_episodes = {
         name: alone(each, check, check_specs)["success_rate"] for name, each in actors.items()

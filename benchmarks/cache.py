@@ -35,12 +35,13 @@ from ami.experience import CollectConfig
 from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.pipeline import run_collect, run_train
-from ami.recipes import DEMO, PUSH_T, REACHER, Recipe, preset, trains_the_same_model
+from ami.recipes import Recipe, preset, trains_the_same_model
+from ami.world_recipe import WORLD_PRESETS
 
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
 FACTS = "facts.json"
-# The recipe of each world's benchmark model (the benchmark table's rows).
-WORLD_RECIPES: dict[str, Recipe] = {"two_room": DEMO, "push_t": PUSH_T, "reacher": REACHER}
+# The recipe of each world's benchmark model (the benchmark table's rows): the world's preset.
+WORLD_RECIPES: dict[str, Recipe] = {world: preset(name) for world, name in WORLD_PRESETS.items()}
 
 
 class TrainingWatch(Protocol):
@@ -74,13 +75,13 @@ def recipe_named(name: str) -> Recipe:
     return WORLD_RECIPES[name] if name in WORLD_RECIPES else preset(name)
 
 
-def experience(config: CollectConfig, cache: Path, progress: bool = True) -> Path:
-    """The dataset that `config` collects, collected into the cache when absent."""
+def experience(config: CollectConfig, cache: Path, progress: bool = True, workers: int = 1) -> Path:
+    """The dataset that `config` collects, collected into the cache when absent (`workers`)."""
     text = json.dumps(config_to_dict(config), sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     path = cache / "data" / f"{config.world}-{digest}" / "experience.h5"
     if not path.is_file():  # written atomically: a file there is whole
-        run_collect(config, path, progress=progress)
+        run_collect(config, path, progress=progress, workers=workers)
     return path
 
 
@@ -123,11 +124,13 @@ def trained_model(
     progress: bool = True,
     watch: TrainingWatch | None = None,
     retrain: bool = False,
+    collect_workers: int = 1,
 ) -> Path:
     """The checkpoint of `recipe`'s model (a recipe, a world or a preset name), trained if absent.
 
     `watch` is called during training (it is not called when the model is reused) and its facts
-    are kept; `retrain` trains even when the cache holds the model.
+    are kept; `retrain` trains even when the cache holds the model; `collect_workers` processes
+    collect its data when the cache lacks it (the same data as one process).
     """
     recipe = recipe if isinstance(recipe, Recipe) else recipe_named(recipe)
     found = None if retrain else cached_model(recipe, cache)
@@ -136,7 +139,7 @@ def trained_model(
     device = device or torch.device("cpu")
     folder = model_folder(recipe, cache)
     started = time.perf_counter()
-    data = experience(recipe.collect, cache, progress)
+    data = experience(recipe.collect, cache, progress, collect_workers)
     collected = time.perf_counter()
     (folder / FACTS).unlink(missing_ok=True)
     if (folder / "run").exists():  # another recipe's or an unfinished run: never resume it

@@ -81,7 +81,7 @@ def main() -> None:
         print(goals, strategies[goals]["env_steps"], strategies[goals]["success_rate"], flush=True)
     full_checkpoint = trained_model(recipe, args.cache, device)
     full_model = WorldModel.load(full_checkpoint)
-    protocol = protocol_by_name("anchor", 50, WORLD)
+    protocol = protocol_by_name("goal_25_steps", 50, WORLD)
     reference = evaluate(
         protocol, make_agent(full_model, recipe), world_overrides=world_settings(recipe)
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ami.evaluation.protocols import protocol_by_name, two_room_anchor, two_room_cross_room
+from ami.evaluation.protocols import protocol_by_name, two_room_cross_room, two_room_goal_25_steps
 from ami.evaluation.runner import evaluate
 from ami.model import WorldModel
 from ami.pipeline import make_agent
@@ -61,10 +61,10 @@ def main() -> None:
         model, minutes = model_for(args.world, weight, args.cache)
         row: dict[str, float | None] = {"train_minutes": minutes}
         if args.world == "two_room":
-            recipe, protocols = DEMO, [two_room_cross_room(), two_room_anchor()]
+            recipe, protocols = DEMO, [two_room_cross_room(), two_room_goal_25_steps()]
         else:
             recipe = WORLD_RECIPES[args.world]
-            protocols = [protocol_by_name("anchor", args.episodes, args.world)]
+            protocols = [protocol_by_name("goal_25_steps", args.episodes, args.world)]
         for protocol in protocols:
             result = evaluate(
                 protocol,

@@ -58,7 +58,7 @@ def main() -> None:
     if args.world == "two_room":
         protocol, out = two_room_cross_room(args.episodes), "planner_ablation"
     else:
-        protocol = protocol_by_name("anchor", args.episodes, args.world)
+        protocol = protocol_by_name("goal_25_steps", args.episodes, args.world)
         out = f"planner_ablation_{args.world}"
     model = WorldModel.load(checkpoint)
     families = {"cost": cost_variants, "budget": budget_variants, "search": search_variants}

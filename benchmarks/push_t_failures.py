@@ -65,7 +65,7 @@ def measure(checkpoint: Path, episodes: int) -> list[dict[str, Any]]:
     """Per episode: start and final block distance (units) and angle error (rad), success."""
     recipe = load_recipe(checkpoint.parent / "recipe.json")
     agent = make_agent(WorldModel.load(checkpoint), recipe)
-    protocol = protocol_by_name("anchor", episodes, "push_t")
+    protocol = protocol_by_name("goal_25_steps", episodes, "push_t")
     env = make("push_t", **world_settings(recipe))
     options = dict(recipe.collect.world_options)
     rows = []

@@ -135,7 +135,7 @@ def main() -> None:
     save("trained")
 
     report["rows"] = []
-    protocol = protocol_by_name("anchor", args.eval_episodes, "push_t")
+    protocol = protocol_by_name("goal_25_steps", args.eval_episodes, "push_t")
     last_eval = 0.0
     for solver in [s for s in SOLVER_ORDER if s in (args.solver or SOLVERS)]:
         left = args.deadline_seconds - (time.perf_counter() - began)

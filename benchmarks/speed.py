@@ -93,7 +93,7 @@ def torchrun_frames_per_second(data: Path, processes: int, threads: int, steps: 
         command = [
             sys.executable, "-m", "torch.distributed.run", "--standalone",
             f"--nproc_per_node={processes}", "-m", "ami", "train", "--data", str(data),
-            "--out", folder, "--preset-name", "demo", "--steps", str(steps), "--device", "cpu",
+            "--out", folder, "--preset", "demo", "--steps", str(steps), "--device", "cpu",
             "--quiet",
         ]  # fmt: skip
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
@@ -134,7 +134,7 @@ def plan_success(
     model: WorldModel, planner: PlannerConfig, episodes: int, workers: int
 ) -> tuple[float, float]:
     """Success and random-floor rates on TwoRoom's anchor protocol with `planner`."""
-    protocol = protocol_by_name("anchor", episodes, "two_room")
+    protocol = protocol_by_name("goal_25_steps", episodes, "two_room")
     agent = make_agent(model, replace(DEMO, planner=planner))
     result = evaluate(
         protocol, agent, progress=False, world_overrides={"size": 64}, workers=workers

@@ -111,7 +111,7 @@ def run_table(
     for world in config.worlds:
         recipe = config.recipe(world)
         model, facts = world_model(world, recipe, config, cache_dir, device, progress)
-        protocol = protocol_by_name("anchor", config.episodes, world)
+        protocol = protocol_by_name("goal_25_steps", config.episodes, world)
         for solver in config.solvers:
             result = evaluate(
                 protocol,
@@ -166,7 +166,7 @@ class _Curve:
         fractions = [(i + 1) / (config.curve_points + 1) for i in range(config.curve_points)]
         self.at = {max(log_every, round(f * steps / log_every) * log_every) for f in fractions}
         self.recipe, self.world = recipe, world
-        self.protocol = protocol_by_name("anchor", config.curve_episodes, world)
+        self.protocol = protocol_by_name("goal_25_steps", config.curve_episodes, world)
         self.seconds = 0.0
         self.started = time.perf_counter()
         self.solver = recipe.planner.solver.name

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
 
 
 def ami(
     *args: str, cwd: Path | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m ami ARGS` in a subprocess, its output captured as text."""
+    """`python -m ami ARGS` in a subprocess, its output captured as text.
+
+    The tests folder is on its `PYTHONPATH`, so `--import fake_gym_envs` finds the test envs.
+    """
+    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
     return subprocess.run(
         [sys.executable, "-m", "ami", *args],
         capture_output=True,
@@ -18,6 +25,7 @@ def ami(
         cwd=cwd,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": path},
     )
 
 

@@ -118,7 +118,7 @@ def test_unknown_recipe_key(tmp_path: Path, tiny_data: Path) -> None:
 @pytest.mark.reliability("checkpoints")
 def test_missing_checkpoint(tmp_path: Path) -> None:
     result = ami("eval", "--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"))
-    assert_one_line_error(result, "not found")
+    assert_one_line_error(result, "no checkpoint at", "nothing")
 
 
 @pytest.mark.reliability("checkpoints")

@@ -207,7 +207,7 @@ def test_a_checkpoint_of_two_processes_resumes_in_one(tmp_path: Path) -> None:
     config = CollectConfig("two_room", 10, 12, "mixed", image_size=32)
     data = collect_to_file(config, tmp_path / "data.h5", progress=False)
     run = tmp_path / "run"
-    common = ["--data", str(data), "--out", str(run), "--preset-name", "tiny", "--quiet"]
+    common = ["--data", str(data), "--out", str(run), "--preset", "tiny", "--quiet"]
     first = _cli([*common, "--steps", "4"], torchrun=True)
     assert re.search(r"trained 4 steps \(from 0\).* over 2 process", first)
     second = _cli([*common, "--steps", "6"], torchrun=False)

@@ -96,7 +96,7 @@ def test_demo_command_writes_the_report(tmp_path: Path) -> None:
     ):
         assert key in document
     assert document["protocol"]["name"] == "cross_room"
-    assert set(document["protocols"]) == {"cross_room", "anchor"}
+    assert set(document["protocols"]) == {"cross_room", "goal_25_steps"}
     for name in ("report.html", "training_curves.png", "success.png", "episodes.gif"):
         assert (out / name).stat().st_size > 0, name
     html = (out / "report.html").read_text()
@@ -124,7 +124,7 @@ def test_every_solver_plans_from_the_command_line(tmp_path: Path, solver: str) -
             "--episodes",
             "1",
             "--protocol",
-            "anchor",
+            "goal_25_steps",
             "--quiet",
             "--device",
             "cpu",

@@ -113,7 +113,7 @@ def test_live_resumes_after_a_kill_from_the_last_finished_round(tmp_path, seed_d
 
 
 def test_novel_goals_are_the_least_visited(tmp_path):
-    protocol = protocol_by_name("anchor", 4, "two_room")
+    protocol = protocol_by_name("goal_25_steps", 4, "two_room")
     env = make("two_room", size=32, max_episode_steps=protocol.budget)
     agent = make_agent(WorldModel(TINY.model).eval(), TINY)
     candidates = propose_goals(protocol, env, 8, round_index=1)
@@ -154,7 +154,7 @@ def test_training_reads_windows_from_a_memory_file(tmp_path, seed_data):
 def test_ami_eval_runs_the_actor_of_a_live_round_and_refuses_another_models(live_run, tmp_path):
     out, _ = live_run
     command = [sys.executable, "-m", "ami", "eval", "--preset", "tiny", "--episodes", "2"]
-    command += ["--protocol", "anchor", "--quiet", "--out", str(tmp_path / "eval")]
+    command += ["--protocol", "goal_25_steps", "--quiet", "--out", str(tmp_path / "eval")]
     actor = ["--actor", str(out / "round-001" / "actor")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     same = [*command, "--model", str(out / "round-001" / "checkpoint"), *actor, "--mode", "auto"]

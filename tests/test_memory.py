@@ -278,7 +278,7 @@ def test_training_windows_replay_what_the_agent_lived(tmp_path: Path) -> None:
 def test_memory_command_line(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from ami.cli_memory import memory_app
+    from ami.cli.memory import memory_app
 
     path = tmp_path / "m.db"
     with Memory.open(path) as memory:
@@ -315,7 +315,7 @@ def test_memory_command_line_errors_are_one_line(
 ) -> None:
     from typer.testing import CliRunner
 
-    from ami.cli_memory import memory_app
+    from ami.cli.memory import memory_app
 
     path = tmp_path / "m.db"
     with Memory.open(path) as memory:

@@ -160,7 +160,7 @@ def test_probe_command_writes_the_table_json_and_one_plot_per_quantity(
     ("args", "fragment"),
     [
         (("--world", "three_room"), "unknown world 'three_room'"),
-        (("--world", "maze"), "no physical quantities defined for world 'maze'"),
+        (("--world", "maze"), "trained on 'two_room', not 'maze'"),  # maze: state[i] probes
         (("--world", "two_room", "--model", "/no/such/run"), "no checkpoint at /no/such/run"),
         (("--world", "push_t"), "trained on 'two_room', not 'push_t'"),
     ],

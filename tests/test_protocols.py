@@ -16,11 +16,11 @@ from ami.worlds import make
 
 
 def small(world: str, episodes: int = 6) -> EvalProtocol:
-    return protocol_by_name("anchor", episodes=episodes, world=world)
+    return protocol_by_name("goal_25_steps", episodes=episodes, world=world)
 
 
 @pytest.mark.parametrize("world", ["two_room", "push_t", "reacher"])
-def test_anchor_specs_start_exactly_at_a_held_out_state_and_are_reproducible(world):
+def test_goal_25_steps_specs_start_exactly_at_a_held_out_state_and_are_reproducible(world):
     env = make(world, size=32)
     protocol = small(world)
     specs = episode_specs(protocol, env)
@@ -59,14 +59,14 @@ def test_reacher_goal_image_is_rendered_by_the_world_with_its_target():
         np.testing.assert_allclose(obs["state"][:2], spec.options["qpos"], atol=1e-6)
 
 
-def test_anchor_protocols_differ_per_world_in_success_but_share_budget_and_offset():
+def test_goal_25_steps_protocols_differ_per_world_in_success_but_share_budget_and_offset():
     two_room, push_t, reacher = (small(w) for w in ("two_room", "push_t", "reacher"))
     assert two_room.success_radius == pytest.approx(16 / 224)
     assert push_t.success_radius is None and reacher.success_radius is None
     assert {p.budget for p in (two_room, push_t, reacher)} == {50}
     assert {p.goal_offset for p in (two_room, push_t, reacher)} == {25}
-    assert protocols_of("two_room") == ["cross_room", "anchor"]
-    assert protocols_of("push_t") == ["anchor"]
+    assert protocols_of("two_room") == ["cross_room", "goal_25_steps"]
+    assert protocols_of("push_t") == ["goal_25_steps"]
 
 
 def test_unknown_protocol_or_world_is_one_line():

@@ -21,7 +21,7 @@ import pytest
 import torch
 import typer
 
-from ami import cli
+from ami.cli import commands as cli
 from ami.config import config_to_dict
 from ami.errors import ConfigError
 from ami.live import LiveConfig, run_live

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from ami.cli_memory import memory_app
+from ami.cli.memory import memory_app
 from ami.errors import AmiError, DatasetError, MemoryFormatError, MemoryLookupError, ShapeError
 from ami.memory import Memory
 from ami.memory.schema import MIGRATIONS

@@ -444,10 +444,33 @@ def test_adapter_passes_is_success_from_the_env():
     assert flags == [False, False, True]
 
 
-def test_adapter_state_is_empty_for_non_box_observations():
-    env = from_gymnasium(TinyEnv(observation_space=spaces.Discrete(3)), size=8)
+class DiscreteObsEnv(TinyEnv):
+    """TinyEnv whose observation is Discrete(3): the state is its one-hot."""
+
+    def __init__(self):
+        super().__init__(observation_space=spaces.Discrete(3))
+
+    def reset(self, *, seed=None, options=None):
+        return 2, {}
+
+
+class SequenceObsEnv(TinyEnv):
+    """TinyEnv whose observation is a Sequence, which has no flat vector form."""
+
+    def __init__(self):
+        super().__init__(observation_space=spaces.Sequence(spaces.Discrete(2)))
+
+    def reset(self, *, seed=None, options=None):
+        return (1, 0, 1), {}
+
+
+def test_adapter_state_of_non_box_observations():
+    obs, _ = from_gymnasium(DiscreteObsEnv(), size=8).reset(seed=0)
+    np.testing.assert_array_equal(obs["state"], np.array([0, 0, 1], np.float32))
+    env = from_gymnasium(SequenceObsEnv(), size=8)
     obs, _ = env.reset(seed=0)
     assert obs["state"].shape == (0,) and obs["state"].dtype == np.float32
+    assert env.state_names == []
 
 
 @pytest.mark.parametrize(

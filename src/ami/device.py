@@ -4,11 +4,16 @@ Precision `auto` picks bfloat16 only where the device computes it natively (a CU
 bf16, a CPU with AVX512-BF16 or AMX tiles); elsewhere float32. A CPU without them (AVX2 only:
 many laptops and servers) emulates bfloat16 matrix products far slower than float32 ones
 (benchmarks/precision.py measures both on the machine at hand).
+
+`planning_threads` picks torch's CPU thread count for planning from the cores this process may
+use and the machine's load: on a busy machine extra threads wait for cores rather than compute.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import os
 import platform
 import random
 from contextlib import AbstractContextManager, nullcontext
@@ -132,3 +137,38 @@ def precision_context(precision: str, device: torch.device) -> AbstractContextMa
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError(f"device {device} does not support bfloat16")
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+PLAN_THREADS_ENV = "AMI_PLAN_THREADS"
+"""The environment variable that fixes the planning thread count (a positive integer)."""
+
+
+def planning_threads(requested: int | None = None) -> int:
+    """Torch CPU threads for planning: `requested`, else `$AMI_PLAN_THREADS`, else from the load.
+
+    From the load: the cores this process may use (`os.sched_getaffinity`, else `os.cpu_count`)
+    less the 1-minute load average of everything else (the load less one, this process), rounded
+    down, at least 1 and at most the cores. A machine as busy as its cores plans with 1 thread.
+
+    Raises:
+        ConfigError: `requested` or `$AMI_PLAN_THREADS` is not a positive integer.
+    """
+    if requested is None and os.environ.get(PLAN_THREADS_ENV, "").strip():
+        text = os.environ[PLAN_THREADS_ENV].strip()
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"{PLAN_THREADS_ENV} must be a positive integer, got {text!r}")
+        requested = int(text)
+    if requested is not None:
+        if not isinstance(requested, int) or isinstance(requested, bool) or requested < 1:
+            raise ConfigError(f"planning threads must be a positive integer, got {requested!r}")
+        return requested
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average on this platform: assume an idle one
+        load = 0.0
+    free = cores - max(0.0, load - 1.0)
+    return max(1, min(cores, math.floor(free)))

@@ -3,7 +3,8 @@
 Readers see either the old file or the whole new one, never a half-written file that looks whole;
 a failure (disk full, quota, read-only folder, Ctrl-C) while writing removes the temporary file and
 leaves the old file as it was. An `OSError` met while writing is one `FileWriteError` line naming
-the path and the reason.
+the path and the reason. The file gets the mode a new file gets from `open` (0o666 less the
+umask), not the temporary file's.
 """
 
 from __future__ import annotations

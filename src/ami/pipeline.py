@@ -7,7 +7,9 @@ commands are thin wrappers around these.
 from __future__ import annotations
 
 import json
+import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -17,8 +19,10 @@ import numpy as np
 import torch
 
 from ami.agent import Agent, PlanningAgent
+from ami.agent.actor import Actor
+from ami.agent.two_mode import ModeConfig, TwoModeAgent
 from ami.config import config_to_dict
-from ami.errors import DatasetError
+from ami.errors import ConfigError, DatasetError
 from ami.evaluation.episodes_gif import write_episodes_gif
 from ami.evaluation.plots import plot_success_bars, plot_training_curves, read_metrics
 from ami.evaluation.protocols import EvalProtocol, protocol_by_name, protocols_of
@@ -43,7 +47,16 @@ from ami.worlds import make
 
 def run_collect(config: CollectConfig, path: Path, progress: bool = True, workers: int = 1) -> Path:
     """Collect experience into an HDF5 dataset at `path` (with `workers` processes)."""
-    make(config.world, size=config.image_size)  # an unknown world fails before any work
+    env = make(config.world, size=config.image_size, **config.world_options)  # fails early
+    limit = getattr(env, "max_episode_steps", None)
+    env.close()
+    if isinstance(limit, int) and limit < config.steps_per_episode:
+        warnings.warn(
+            f"world {config.world!r} ends its episodes after {limit} steps (its TimeLimit), "
+            f"fewer than the {config.steps_per_episode} asked for; episodes will be {limit} "
+            "steps long (gym: worlds take max_episode_steps in --world-kwargs)",
+            stacklevel=2,
+        )
     return collect_to_file(config, path, progress=progress, workers=workers)
 
 
@@ -168,11 +181,44 @@ def check_dataset_fits(recipe: Recipe, data: Path) -> None:
 
 
 def make_agent(model: WorldModel, recipe: Recipe) -> PlanningAgent:
-    """The latent-planning agent the recipe describes."""
+    """The latent-planning agent the recipe describes (agents are built here and nowhere else)."""
     planner = recipe.planner
     return PlanningAgent(
         model, build_solver_from(planner.solver), planner.mpc, planner.cost, planner.hold_actions
     )
+
+
+def make_two_mode_agent(
+    model: WorldModel,
+    recipe: Recipe,
+    actor: Actor | None,
+    mode: str,
+    miss_threshold: float | None = None,
+) -> TwoModeAgent:
+    """The recipe's planner beside a Mode-1 `actor`, in `mode` ("plan", "act" or "auto").
+
+    `miss_threshold` is the imagined goal miss above which `auto` hands a decision to the
+    planner (None: never on that ground).
+    """
+    threshold = math.inf if miss_threshold is None else miss_threshold
+    rule = ModeConfig(mode=mode, miss_threshold=threshold)
+    return TwoModeAgent(make_agent(model, recipe), actor, rule)
+
+
+def load_actor(path: Path, model: WorldModel) -> tuple[Actor, float | None]:
+    """The actor saved at `path` and its `auto` threshold; it must be distilled for `model`.
+
+    Raises:
+        ConfigError: the actor was distilled for another model.
+    """
+    actor, metadata = Actor.load(path, model.device)
+    trained_for = metadata.get("model_version")
+    if trained_for is not None and trained_for != model.version():
+        raise ConfigError(
+            f"the actor in {path} was distilled for model {trained_for}, not for this "
+            f"model ({model.version()}); use the actor of the same round"
+        )
+    return actor, metadata.get("miss_threshold")
 
 
 def run_eval(
@@ -191,6 +237,11 @@ def run_eval(
     `workers` processes run the agent's episodes (the same results as serially). The agent is the
     recipe's planner unless one is given (e.g. a `TwoModeAgent` with an actor).
     """
+    if not protocols:
+        raise ConfigError(
+            f"no evaluation protocol is defined on world {recipe.collect.world!r}; name one "
+            "with --protocol"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     agent = make_agent(model, recipe) if agent is None else agent
     results: dict[str, ProtocolResult] = {}

@@ -130,7 +130,7 @@ DEMO = Recipe(
         frameskip=5,
     ),
     # half the windows change hue part-way, so the encoder ignores colour (the colour-change
-    # control of `ami surprise`; benchmarks/colour_shift_ablation.py: planning unchanged)
+    # control of `ami surprise`; python -m benchmarks.colour_shift: planning unchanged)
     train=TrainConfig(
         steps=1500,
         batch_size=64,
@@ -167,22 +167,10 @@ TINY = Recipe(
     gif_episodes=1,
 )
 
-# The benchmark table's recipes (`ami bench table`). One model step is a block of 5 env steps
-# (LeWM's frameskip), so the anchors' budget of 50 env steps is 10 plans.
-#
-# PushT: the demo's encoder and planner with a wider predictor that reads the last 3 embeddings
-# (contact dynamics depend on velocities, which one frame does not show), 6-step windows; half of
-# its windows change hue part-way, so it ignores colour (the colour-change control of `ami
-# surprise`). With 2,000 episodes and 8,000 steps the held-out prediction error stopped falling at
-# half the training error's level (0.12 vs 0.06) and the table's PushT figure was 36 %, so: three
-# times the episodes, and every window moved by a random quarter turn or mirror image of the arena
-# (`symmetries`: PushT has them exactly), 11,000 steps: 62 % (iCEM). Success was still rising with
-# steps (25 % at 3,675, 60-70 % from 7,325), so the steps are doubled to 22,000 and paid for by
-# training in bf16 autocast through torch.compile (3,130 vs 1,381 frames/s for this model's step on
-# 2 CPU cores; 2,431 in the run, windows included): 56.3 min, inside the issue's 60; held-out
-# prediction error 0.043 (was 0.060), the table's PushT row 74 % with CEM (was 60 %).
-# That speed-up needs a CPU with native bfloat16 (AMX there): on an AVX2-only CPU bf16 runs the
-# step 13x slower than fp32 (benchmarks/results/precision.json), so the recipe says "auto".
+# The benchmark table's recipes (`python -m benchmarks.table`). One model step is a block of 5 env
+# steps (LeWM's frameskip), so the protocol's budget of 50 env steps is 10 plans. PushT: a wider
+# predictor over the last 3 embeddings, 6-step windows, colour shift, symmetries, 22,000 steps in
+# bf16 where the CPU runs it natively. How it came to be: docs/results/push_t.md.
 PUSH_T = Recipe(
     name="push_t",
     collect=CollectConfig(
@@ -207,14 +195,9 @@ PUSH_T = Recipe(
     eval_episodes=50,
 )
 
-# Reacher v3. The arm is torque-driven, so where it goes next depends on its velocities, which one
-# frame does not show: the predictor reads the last 3 embeddings over 6-step windows. And the
-# frames show the arm without the target disc (`target_visible=False`; the goal is the image of
-# the goal configuration, as before): the disc is placed anew each episode and static within it,
-# and the encoders trained with it spent their embeddings on it (5 % of the embedding variance
-# was within episodes after v1's 1,500 steps, 0.5 % after v2's 8,000; a linear probe of the elbow
-# angle: r ~ 0), which is what made imagined outcomes rank plans no better than chance
-# (`benchmarks/predictor_ranking.py --world reacher`).
+# Reacher v3: the predictor reads the last 3 embeddings over 6-step windows (a torque-driven arm's
+# next position depends on its velocities) and frames hide the target disc (`target_visible`).
+# How it came to be: docs/results/reacher.md.
 REACHER = Recipe(
     name="reacher",
     collect=CollectConfig(

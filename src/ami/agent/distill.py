@@ -22,9 +22,9 @@ from torch import Tensor, nn
 from ami.agent.actor import Actor, goal_miss, imagine
 from ami.config import require_in_range, require_non_negative, require_positive
 from ami.errors import ShapeError
-from ami.experience._progress import progress_bar
 from ami.memory.decisions import Decisions
 from ami.planning.mpc import LatentModel
+from ami.progress import progress_bar
 from ami.worlds.symmetry import IDENTITY, map_action_blocks, moved_frames, symmetries_of
 
 

@@ -14,6 +14,9 @@ import gymnasium
 import numpy as np
 
 from ami.agent.planning_agent import Agent
+from ami.config import require_choice, require_positive
+
+SCORE_AT = ("any", "end", "held")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,31 @@ class EpisodeOutcome:
 Listener = Callable[[Step], None]
 
 
+@dataclass(frozen=True)
+class ScoreRule:
+    """When an episode counts as a success, from the world's per-step `info["is_success"]`.
+
+    Attributes:
+        at: "any": the first step where it holds (the episode ends there; the anchors' rule);
+            "end": it holds after the budget's last step (the episode always runs the budget);
+            "held": it holds for `steps` consecutive steps (the episode ends there).
+        steps: for "held", the consecutive steps.
+    """
+
+    at: str = "any"
+    steps: int = 1
+
+    def __post_init__(self) -> None:
+        require_choice("ScoreRule", "at", self.at, SCORE_AT)
+        require_positive("ScoreRule", "steps", self.steps)
+
+    def success(self, streak: int, steps: int, budget: int) -> bool:
+        """Whether the episode is a success after `steps` steps, the goal held `streak` steps."""
+        if self.at == "end":
+            return steps == budget and streak > 0
+        return streak >= (self.steps if self.at == "held" else 1)
+
+
 def run_episode(
     env: gymnasium.Env,
     agent: Agent,
@@ -58,6 +86,7 @@ def run_episode(
     budget: int,
     goal_pixels: np.ndarray | None = None,
     listeners: Sequence[Listener] = (),
+    score: ScoreRule | None = None,
 ) -> EpisodeOutcome:
     """Reset `env` with `options`, give `agent` the goal and act until success or `budget` steps.
 
@@ -68,18 +97,21 @@ def run_episode(
         budget: maximal number of env steps.
         goal_pixels: the goal image; by default the world's `goal_pixels()`.
         listeners: called with every `Step`.
+        score: when `is_success` makes the episode a success (default: at any step).
 
     Returns:
-        Success (the world reported `is_success` at some step), steps used, final distance.
+        Success (by `score`), steps used, final distance.
     """
+    rule = ScoreRule() if score is None else score
     obs, info = env.reset(options=options)
     world = env.unwrapped
     goal = world.goal_pixels() if goal_pixels is None else goal_pixels  # type: ignore[attr-defined]
     agent.begin(goal)
     first = obs["pixels"]
-    success = bool(info.get("is_success", False))
-    also_reached = _other_successes(info, {})
+    streak = int(bool(info.get("is_success", False)))
     steps = 0
+    success = rule.success(streak, steps, budget)
+    also_reached = _other_successes(info, {})
     while not success and steps < budget:
         action = agent.act(obs["pixels"])
         obs, _, _, _, info = env.step(action)
@@ -87,7 +119,8 @@ def run_episode(
         for listener in listeners:
             listener(step)
         steps += 1
-        success = bool(info.get("is_success", False))
+        streak = streak + 1 if info.get("is_success", False) else 0
+        success = rule.success(streak, steps, budget)
         also_reached = _other_successes(info, also_reached)
     return EpisodeOutcome(
         success=success,

@@ -164,3 +164,21 @@ class RandomAgent:
     def act(self, pixels: np.ndarray) -> np.ndarray:
         """A uniform random action `float32 [A]`."""
         return self._rng.uniform(-1.0, 1.0, self.action_dim).astype(np.float32)
+
+
+class ZeroAgent:
+    """The zero action (the middle of the action bounds) every step: the do-nothing floor.
+
+    Where a goal lies where the world drifts by itself (a pendulum at rest, a ball that stays
+    put), doing nothing reaches it; a result is only worth its margin over this floor too.
+    """
+
+    def __init__(self, action_dim: int) -> None:
+        self.action_dim = action_dim
+
+    def begin(self, goal_pixels: np.ndarray) -> None:
+        """Ignore the goal."""
+
+    def act(self, pixels: np.ndarray) -> np.ndarray:
+        """Zeros `float32 [A]`."""
+        return np.zeros(self.action_dim, np.float32)

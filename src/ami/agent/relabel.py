@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from ami.agent.planning_agent import PlanningAgent
 from ami.errors import MemoryLookupError
-from ami.experience._progress import progress_bar
 from ami.memory import Memory
 from ami.memory.decisions import read_decisions, record_decision
+from ami.progress import progress_bar
 
 
 def relabel_with_planner(memory: Memory, planner: PlanningAgent, progress: bool = False) -> int:

@@ -143,11 +143,12 @@ def plot_training_curves(metrics: list[dict], out_png: Path) -> Path:
 
 
 def plot_success_bars(results: dict, out_png: Path) -> Path:
-    """Bar chart of the success rate per protocol: the agent beside the random policy.
+    """Bar chart of the success rate per protocol: the agent beside the random and zero floors.
 
     Args:
         results: `{"protocols": {name: {"success_rate": float, "random_success_rate": float,
-            "episodes": int, ...}}}`; a protocol without `random_success_rate` gets one bar.
+            "zero_success_rate": float, "episodes": int, ...}}}`; a floor a protocol lacks is
+            left out.
         out_png: Where to write the PNG.
 
     Returns:
@@ -161,20 +162,27 @@ def plot_success_bars(results: dict, out_png: Path) -> Path:
     for name in names:
         if not is_number(protocols[name].get("success_rate")):
             raise DatasetError(f"protocol {name!r} in results has no numeric 'success_rate'")
+    series = [
+        (key, label, color)
+        for key, label, color in (
+            ("success_rate", "agent (planning)", "tab:blue"),
+            ("random_success_rate", "random policy", "tab:gray"),
+            ("zero_success_rate", "zero action", "silver"),
+        )
+        if any(_finite(protocols[n].get(key)) for n in names)
+    ]
     x = np.arange(len(names))
-    width = 0.38
+    width = 0.8 / len(series)
     fig = Figure(figsize=(max(4.5, 1.6 * len(names) + 2), 4.2), dpi=DPI, layout="constrained")
     ax = fig.subplots()
-    has_random = [n for n in names if is_number(protocols[n].get("random_success_rate"))]
-    agent = [protocols[n]["success_rate"] for n in names]
-    xa = [x[i] - width / 2 if n in has_random else x[i] for i, n in enumerate(names)]
-    bars = ax.bar(xa, agent, width, label="agent (planning)", color="tab:blue")
-    ax.bar_label(bars, labels=[f"{v:.0%}" for v in agent], fontsize=9, padding=2)
-    if has_random:
-        xr = [x[names.index(n)] + width / 2 for n in has_random]
-        rand = [protocols[n]["random_success_rate"] for n in has_random]
-        bars = ax.bar(xr, rand, width, label="random policy", color="tab:gray")
-        ax.bar_label(bars, labels=[f"{v:.0%}" for v in rand], fontsize=9, padding=2)
+    for index, (key, label, color) in enumerate(series):
+        shown = [n for n in names if _finite(protocols[n].get(key))]
+        offset = (index - (len(series) - 1) / 2) * width
+        values = [protocols[n][key] for n in shown]
+        bars = ax.bar(
+            [x[names.index(n)] + offset for n in shown], values, width, label=label, color=color
+        )
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=9, padding=2)
     ticks = []
     for n in names:
         episodes = protocols[n].get("episodes")
@@ -187,3 +195,8 @@ def plot_success_bars(results: dict, out_png: Path) -> Path:
     ax.legend(loc="upper right", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     return save_figure(fig, out_png)
+
+
+def _finite(value: Any) -> bool:
+    """A number that is not NaN or infinite."""
+    return is_number(value) and bool(np.isfinite(value))

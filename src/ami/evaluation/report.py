@@ -21,6 +21,7 @@ from ami.files import atomic_write_with
 _COLUMN_LABELS = {
     "success_rate": "agent success",
     "random_success_rate": "random-policy success",
+    "zero_success_rate": "zero-action success",
     "episodes": "episodes",
     "budget": "step budget",
     "success_radius": "success radius",

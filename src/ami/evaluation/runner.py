@@ -1,4 +1,4 @@
-"""Run an agent on a protocol's episodes, and the random policy on the very same episodes.
+"""Run an agent on a protocol's episodes, and the random and zero-action floors on the same ones.
 
 The agent's episodes can run in several worker processes (`evaluate(..., workers=n)`), with the
 same results as a serial run: every episode starts afresh from its own start/goal pair.
@@ -10,7 +10,7 @@ import multiprocessing
 import pickle
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import gymnasium
@@ -18,17 +18,18 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ami.agent import Agent, FrameRecorder, RandomAgent, run_episode
+from ami.agent import Agent, FrameRecorder, RandomAgent, ZeroAgent, run_episode
 from ami.agent.episode import EpisodeOutcome
 from ami.errors import ConfigError
 from ami.evaluation.episodes_gif import EpisodeFrames
-from ami.evaluation.protocols import EpisodeSpec, EvalProtocol, episode_specs
+from ami.evaluation.goal_episodes import GoalStateWorld
+from ami.evaluation.protocols import EpisodeSpec, EvalProtocol, prepare_episodes
 from ami.worlds import make
 
 
 @dataclass(frozen=True)
 class ProtocolResult:
-    """Figures of one protocol: the agent's and the random policy's, on the same episodes."""
+    """Figures of one protocol: the agent's and the floors' (random, zero action), same episodes."""
 
     protocol: EvalProtocol
     success_rate: float
@@ -42,12 +43,16 @@ class ProtocolResult:
     other_success_rates: dict[str, float] = field(default_factory=dict)
     final_distances: list[float] = field(default_factory=list)  # per episode, in order
     random_final_distances: list[float] = field(default_factory=list)  # the same, random policy
+    zero_success_rate: float = float("nan")  # the zero action on the same episodes
+    refused: dict[str, Any] = field(default_factory=dict)  # starts refused on the way, counted
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as plain data (recorded frames left out)."""
         return {
             "success_rate": self.success_rate,
             "random_success_rate": self.random_success_rate,
+            "zero_success_rate": self.zero_success_rate,
+            "refused": self.refused,
             "episodes": self.episodes,
             "budget": self.protocol.budget,
             "success_radius": self.protocol.success_radius,
@@ -68,7 +73,7 @@ def evaluate(
     world_overrides: dict[str, Any] | None = None,
     workers: int = 1,
 ) -> ProtocolResult:
-    """Run `agent` on every episode of `protocol`, then a random agent on the same episodes.
+    """Run `agent` on every episode of `protocol`, then the random and zero-action floors.
 
     Args:
         protocol: the evaluation protocol.
@@ -91,15 +96,16 @@ def evaluate(
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     settings = protocol_world_settings(protocol, world_overrides)
-    env = make(protocol.world, **settings)
     options = {k: v for k, v in (world_overrides or {}).items() if k != "size"}
-    specs = episode_specs(protocol, env, options)
+    made = make(protocol.world, **settings)
+    prepared = prepare_episodes(protocol, made, options)
+    env = episode_world(made, protocol)
+    specs = prepared.specs
     action_dim = int(np.prod(env.action_space.shape or ()))
     tasks = [
         _Task(index, spec, index < record, f"{protocol.name} #{index}")
         for index, spec in enumerate(specs)
     ]
-    random_outcomes = []
     with _bar(progress) as bar:
         agent_task = bar.add_task(f"{protocol.name}: agent", total=len(specs))
 
@@ -107,18 +113,34 @@ def evaluate(
             bar.update(agent_task, advance=1)
 
         if workers == 1:
-            runs = [_run(env, agent, protocol.budget, item, advance) for item in tasks]
+            runs = [_run(env, agent, protocol, item, advance) for item in tasks]
         else:
             runs = _run_in_processes(protocol, settings, agent, tasks, workers, advance)
-        task = bar.add_task(f"{protocol.name}: random", total=len(specs))
-        random_agent = RandomAgent(action_dim, seed=protocol.seed)
-        for spec in specs:
-            outcome = run_episode(
-                env, random_agent, spec.options, protocol.budget, spec.goal_pixels
-            )
-            random_outcomes.append(outcome)
-            bar.update(task, advance=1)
-    return _result(protocol, runs, random_outcomes)
+        floors: dict[str, list[EpisodeOutcome]] = {}
+        for name, floor in (
+            ("random", RandomAgent(action_dim, seed=protocol.seed)),
+            ("zero action", ZeroAgent(action_dim)),
+        ):
+            task = bar.add_task(f"{protocol.name}: {name}", total=len(specs))
+            floors[name] = []
+            for spec in specs:
+                floors[name].append(
+                    run_episode(
+                        env,
+                        floor,
+                        spec.options,
+                        protocol.budget,
+                        spec.goal_pixels,
+                        score=protocol.score,
+                    )
+                )
+                bar.update(task, advance=1)
+    result = _result(protocol, runs, floors["random"])
+    return replace(
+        result,
+        zero_success_rate=float(np.mean([outcome.success for outcome in floors["zero action"]])),
+        refused=prepared.refusals,
+    )
 
 
 def protocol_world_settings(
@@ -126,12 +148,24 @@ def protocol_world_settings(
 ) -> dict[str, Any]:
     """The world settings of `protocol`'s episodes.
 
-    Its budget and success radius on top of `world_overrides` (e.g. the image size).
+    Its budget (on a `gym:` world, the env's TimeLimit: the replayed start, up to `goal_offset +
+    25` steps, plus the budget) and success radius on top of `world_overrides` (e.g. the size).
     """
-    settings = {**(world_overrides or {}), "max_episode_steps": protocol.budget}
+    steps = protocol.budget
+    if protocol.pairing == "goal_state":
+        steps += protocol.goal_offset + 26
+    settings = {**(world_overrides or {}), "max_episode_steps": steps}
     if protocol.success_radius is not None:
         settings["success_radius"] = protocol.success_radius
     return settings
+
+
+def episode_world(env: gymnasium.Env, protocol: EvalProtocol) -> gymnasium.Env:
+    """The world `protocol`'s episodes run in: `env`, in a `GoalStateWorld` on a gym: world.
+
+    `env` is made with `protocol_world_settings`; the episodes' reset options are the specs'.
+    """
+    return GoalStateWorld(env) if protocol.pairing == "goal_state" else env
 
 
 @dataclass(frozen=True)
@@ -154,13 +188,19 @@ class _Run:
 
 
 def _run(
-    env: gymnasium.Env, agent: Agent, budget: int, item: _Task, done: Callable[[], None]
+    env: gymnasium.Env,
+    agent: Agent,
+    protocol: EvalProtocol,
+    item: _Task,
+    done: Callable[[], None],
 ) -> _Run:
     """Run one agent episode in `env`."""
     recorder = FrameRecorder()
     listeners = [recorder] if item.record else []
     spec = item.spec
-    outcome = run_episode(env, agent, spec.options, budget, spec.goal_pixels, listeners)
+    outcome = run_episode(
+        env, agent, spec.options, protocol.budget, spec.goal_pixels, listeners, protocol.score
+    )
     recorded = None
     if item.record:
         frames = np.stack([outcome.first_pixels, *recorder.frames])
@@ -217,7 +257,7 @@ def _run_in_processes(
         mp_context=context,
         initializer=_start_worker,
         # Plain pickle: tensors travel by value (torch's shared-memory handover needs /dev/shm).
-        initargs=(protocol.world, settings, pickle.dumps(agent), protocol.budget, threads),
+        initargs=(protocol, settings, pickle.dumps(agent), threads),
     ) as pool:
         runs = []
         for run in pool.map(_worker_run, tasks):
@@ -226,18 +266,19 @@ def _run_in_processes(
     return runs
 
 
-_worker: dict[str, Any] = {}  # a worker process's env, agent and budget (set by `_start_worker`)
+_worker: dict[str, Any] = {}  # a worker process's env, agent, protocol (set by `_start_worker`)
 
 
 def _start_worker(
-    world: str, settings: dict[str, Any], agent: bytes, budget: int, threads: int
+    protocol: EvalProtocol, settings: dict[str, Any], agent: bytes, threads: int
 ) -> None:
     torch.set_num_threads(threads)
-    _worker.update(env=make(world, **settings), agent=pickle.loads(agent), budget=budget)
+    env = episode_world(make(protocol.world, **settings), protocol)
+    _worker.update(env=env, agent=pickle.loads(agent), protocol=protocol)
 
 
 def _worker_run(item: _Task) -> _Run:
-    return _run(_worker["env"], _worker["agent"], _worker["budget"], item, lambda: None)
+    return _run(_worker["env"], _worker["agent"], _worker["protocol"], item, lambda: None)
 
 
 def _bar(enabled: bool) -> Progress:

@@ -26,19 +26,22 @@ import numpy as np
 
 from ami.config import config_to_dict, require_choice, require_fits_memory, require_in_range
 from ami.errors import ConfigError, ShapeError
-from ami.experience._progress import progress_bar
 from ami.experience.dataset import Episode, write_dataset
+from ami.experience.exploration import ColoredNoisePolicy, HeldRandomPolicy
 from ami.experience.maze_expert import MazeExpert
+from ami.experience.novelty import NoveltyPolicy
 from ami.experience.policies import MixedPolicy, Policy, RandomPolicy, TwoRoomExpert
 from ami.experience.push_t_expert import PushTExpert
 from ami.experience.reacher_expert import ReacherExpert
+from ami.experience.user_policy import is_user_policy, load_user_policy, require_user_policy_name
+from ami.progress import progress_bar
 from ami.worlds import make
 from ami.worlds.maze import Maze
 from ami.worlds.push_t import PushT
 from ami.worlds.reacher import Reacher
 from ami.worlds.two_room import TwoRoom
 
-POLICIES = ("expert", "random", "mixed")
+POLICIES = ("expert", "random", "mixed", "held", "colored", "novelty")
 EXPERT_WORLDS = ("two_room", "maze", "push_t", "reacher")
 
 
@@ -50,7 +53,10 @@ class CollectConfig:
         world: registry name of the world, e.g. "two_room".
         episodes: number of episodes (> 0).
         steps_per_episode: env steps per episode (> 0); an episode has one more frame.
-        policy: "expert" (worlds with a scripted expert only), "random" or "mixed".
+        policy: "expert" (worlds with a scripted expert only), "random", "mixed" (expert or
+            random per episode), "held" (`HeldRandomPolicy`), "colored" (pink noise,
+            `ColoredNoisePolicy`), "novelty" (`NoveltyPolicy`), or a policy of the user's as
+            "module:callable" (`ami.experience.user_policy`; e.g. an env's own expert).
         expert_fraction: for "mixed", the probability that an episode uses the expert.
         seed: episode `i` uses seed `seed + i` (see the module docstring).
         image_size: side of the rendered frames in pixels.
@@ -92,12 +98,18 @@ class CollectConfig:
             f"{self.steps_per_episode} ({frames} frames per episode)",
             frames * 3 * self.image_size**2,
         )
-        require_choice(owner, "policy", self.policy, POLICIES)
+        if not isinstance(self.policy, str):
+            raise ConfigError(f"{owner}.policy must be a string, got {self.policy!r}")
+        if is_user_policy(self.policy):
+            require_user_policy_name(owner, self.policy)
+        else:
+            require_choice(owner, "policy", self.policy, POLICIES)
         require_in_range(owner, "expert_fraction", self.expert_fraction, 0.0, 1.0)
         if self.policy in ("expert", "mixed") and self.world not in EXPERT_WORLDS:
             raise ConfigError(
                 f"{owner}.policy {self.policy!r} needs a scripted expert, which only "
-                f"{list(EXPERT_WORLDS)} have; world is {self.world!r} (use policy 'random')"
+                f"{list(EXPERT_WORLDS)} have; world is {self.world!r} (use 'held', 'colored', "
+                "'novelty', 'random', or an expert of your own as module:callable)"
             )
 
 
@@ -238,13 +250,38 @@ def _policy(config: CollectConfig, env: gymnasium.Env) -> Policy:
     shape = env.action_space.shape
     if shape is None or len(shape) != 1:
         raise ShapeError(f"collection needs a flat Box action space, got {env.action_space}")
-    random = RandomPolicy(int(shape[0]))
+    action_dim = int(shape[0])
+    if is_user_policy(config.policy):
+        return load_user_policy(config.policy, action_dim, env)
+    if config.policy == "held":
+        return HeldRandomPolicy(action_dim)
+    if config.policy == "colored":
+        return ColoredNoisePolicy(action_dim, beta=1.0, horizon=max(config.steps_per_episode, 2))
+    if config.policy == "novelty":
+        return NoveltyPolicy(action_dim, state_dims=_place_dims(env))
+    random = RandomPolicy(action_dim)
     if config.policy == "random":
         return random
     expert = _expert(env.unwrapped)
     if config.policy == "expert":
         return expert
     return MixedPolicy([expert, random], [config.expert_fraction, 1.0 - config.expert_fraction])
+
+
+def _place_dims(env: gymnasium.Env) -> list[int] | None:
+    """The state components `novelty` grids, by the world's `state_names`; None for all.
+
+    A goal-conditioned env's `achieved_goal` components where it has them (Gymnasium-Robotics'
+    convention: PointMaze's ball position), else every component but those named as velocities
+    ("vel" in the name): a velocity follows the last action, so gridding it makes every new
+    action look novel. A world without `state_names` (the built-in ones) grids all components.
+    """
+    names = [str(name) for name in getattr(env, "state_names", None) or ()]
+    achieved = [i for i, name in enumerate(names) if name.startswith("achieved_goal")]
+    if achieved:
+        return achieved
+    places = [i for i, name in enumerate(names) if "vel" not in name.lower()]
+    return places if places and len(places) < len(names) else None
 
 
 def _expert(world: gymnasium.Env) -> Policy:

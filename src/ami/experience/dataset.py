@@ -39,8 +39,8 @@ from ami.experience._hdf5 import (
     check_file,
     first_non_finite,
 )
-from ami.experience._progress import progress_bar
 from ami.files import atomic_path, write_failure
+from ami.progress import progress_bar
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ami.agent.two_mode import AGENT_MODES
 from ami.config import require_choice, require_in_range, require_non_negative, require_positive
-from ami.evaluation.protocols import PROTOCOLS
+from ami.evaluation.protocols import PROTOCOLS, current_name
 
 GOAL_STRATEGIES = ("uniform", "novel")
 
@@ -46,7 +46,7 @@ class LiveConfig:
     refine_weight: float = 0.01
     relabel: bool = True
     miss_quantile: float = 0.9
-    protocol: str = "anchor"
+    protocol: str = "goal_25_steps"
     eval_episodes: int = 50
     seed: int = 0
 
@@ -63,6 +63,7 @@ class LiveConfig:
             require_positive("LiveConfig", name, getattr(self, name))
         require_choice("LiveConfig", "goals", self.goals, GOAL_STRATEGIES)
         require_choice("LiveConfig", "mode", self.mode, AGENT_MODES)
+        object.__setattr__(self, "protocol", current_name(self.protocol))  # "anchor": deprecated
         require_choice("LiveConfig", "protocol", self.protocol, tuple(PROTOCOLS))
         require_in_range("LiveConfig", "miss_quantile", self.miss_quantile, 0.0, 1.0)
         require_non_negative("LiveConfig", "refine_weight", self.refine_weight)

@@ -21,7 +21,6 @@ its own earlier run), and never deletes a file there that it did not write.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from pathlib import Path
@@ -32,10 +31,14 @@ import torch
 from ami.agent import MemoryRecorder, run_episode
 from ami.agent.actor import Actor
 from ami.agent.decision_recorder import DecisionRecorder
-from ami.agent.two_mode import ModeConfig, TwoModeAgent
-from ami.cli_checks import require_checkpoint_world
+from ami.checks import require_checkpoint_world
 from ami.evaluation.protocols import EvalProtocol, protocol_by_name
-from ami.evaluation.runner import ProtocolResult, evaluate, protocol_world_settings
+from ami.evaluation.runner import (
+    ProtocolResult,
+    episode_world,
+    evaluate,
+    protocol_world_settings,
+)
 from ami.files import atomic_write_bytes
 from ami.live.config import LiveConfig
 from ami.live.goals import propose_goals
@@ -46,7 +49,7 @@ from ami.memory import Memory
 from ami.memory.decisions import count_decisions
 from ami.memory.replay import remember_experience
 from ami.model import WorldModel
-from ami.pipeline import make_agent, run_train
+from ami.pipeline import make_agent, make_two_mode_agent, run_train
 from ami.recipes import Recipe, world_settings
 from ami.worlds import make
 
@@ -207,12 +210,12 @@ def _act(
     protocol: EvalProtocol,
 ) -> dict[str, Any]:
     """Pursue the round's goals; every step and decision to memory. Returns what was done."""
-    planner = make_agent(model, recipe)
     threshold = state["rounds"][-1].get("miss_threshold")
     mode = config.mode if actor is not None else "plan"
-    rule = ModeConfig(mode=mode, miss_threshold=math.inf if threshold is None else threshold)
-    agent = TwoModeAgent(planner, actor, rule)
-    env = make(recipe.collect.world, **protocol_world_settings(protocol, world_settings(recipe)))
+    agent = make_two_mode_agent(model, recipe, actor, mode, threshold)
+    planner = agent.planner
+    settings = protocol_world_settings(protocol, world_settings(recipe))
+    env = episode_world(make(recipe.collect.world, **settings), protocol)
     specs = propose_goals(
         protocol,
         env,

@@ -1,7 +1,7 @@
 """The memory's value codec: frames as zlib level 1 over the raw pixels, vectors as float32 bytes.
 
 ≈ 0.3-1 KB for a 64×64 TwoRoom frame instead of 12 KB, several times faster to encode than PNG at
-a similar size (`benchmarks/memory_bench.py`). Used for remembered steps and for decisions.
+a similar size (`benchmarks/memory.py`). Used for remembered steps and for decisions.
 
 Everything read back is checked: a frame that does not inflate to its `height × width × 3`
 pixels, a vector blob whose length is not a whole number of float32, or a stored number that is

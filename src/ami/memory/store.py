@@ -15,8 +15,10 @@ readers at once (readers open with `readonly=True` and see every committed batch
 Recall is exact: the embeddings of one model version are kept in memory (`EmbeddingIndex`,
 loaded on first use, extended by every `remember`, caught up with commits of other connections
 through `PRAGMA data_version`), so a query is one matrix-vector product and an `argpartition`
-(≈ 7 ms at 1 M steps of D = 64 on this machine, see `benchmarks/memory_bench.py`). The
-reading methods live in `MemoryReads` (reading.py), the frame codec in frames.py.
+(≈ 7 ms at 1 M steps of D = 64 on this machine, see `benchmarks/memory.py`). One model version
+has one embedding size: `remember` refuses embeddings of another size under a version the memory
+already holds. The reading methods live in `MemoryReads` (reading.py), the frame codec in
+frames.py.
 """
 
 from __future__ import annotations

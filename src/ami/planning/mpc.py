@@ -10,12 +10,19 @@ Speed: a solver scores all its candidates in one batched objective call, so one 
 `iterations` calls of `model.rollout` on `[N, H, A]`; the sampling solvers run under
 `torch.inference_mode`, each plan is warm-started from the previous one shifted by `execute`
 steps, and precision "bf16" runs the rollouts under bfloat16 autocast (energies stay float32).
+
+Threads: on the CPU each plan runs with `threads` torch threads (chosen at construction by
+`ami.device.planning_threads` from the cores and the load, unless given), and the caller's
+thread count is restored after it. On a loaded machine one thread plans many times faster than
+two that wait for cores (docs/guides/planning.md, "Threads").
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,7 +31,7 @@ import torch
 from torch import Tensor
 
 from ami.config import require_choice, require_positive
-from ami.device import PRECISIONS, precision_context
+from ami.device import PRECISIONS, planning_threads, precision_context
 from ami.errors import ConfigError, ShapeError
 from ami.planning.costs import Cost
 from ami.planning.solver import Solver, SolveResult
@@ -86,14 +93,22 @@ class MPCController:
         solver: any `Solver`; it gets a CPU `torch.Generator` seeded from `config.seed`.
         config: horizon, steps executed per plan, seed.
         device: where observations, embeddings and the search live.
+        threads: torch CPU threads per plan on the CPU (None: `planning_threads()`, which reads
+            `$AMI_PLAN_THREADS` or the load now).
 
     Attributes:
+        threads: the torch threads each plan runs with (None off the CPU: left as they are).
         plan_seconds: wall-clock seconds of every plan since the last `reset`, one per plan.
         last_result: the `SolveResult` of the latest plan (`None` before the first).
     """
 
     def __init__(
-        self, model: LatentModel, solver: Solver, config: MPCConfig, device: torch.device
+        self,
+        model: LatentModel,
+        solver: Solver,
+        config: MPCConfig,
+        device: torch.device,
+        threads: int | None = None,
     ) -> None:
         if model.history < 1:
             raise ConfigError(f"model.history must be >= 1, got {model.history!r}")
@@ -101,6 +116,7 @@ class MPCController:
         self.solver = solver
         self.config = config
         self.device = torch.device(device)
+        self.threads = planning_threads(threads) if self.device.type == "cpu" else None
         self.generator = torch.Generator()
         self.plan_seconds: list[float] = []
         self.last_result: SolveResult | None = None
@@ -184,7 +200,8 @@ class MPCController:
             return cost(z_future.float(), actions)
 
         start = time.perf_counter()
-        result = self.solver.solve(objective, self._warm_start(), self.generator)
+        with torch_threads(self.threads):
+            result = self.solver.solve(objective, self._warm_start(), self.generator)
         self.plan_seconds.append(time.perf_counter() - start)
         expected = (self.config.horizon, model.action_dim)
         if tuple(result.actions.shape) != expected:
@@ -195,3 +212,17 @@ class MPCController:
         self._plan = result.actions.detach().to(self.device)
         first = self._plan[: self.config.execute].to("cpu", torch.float32).numpy()
         self._queue.extend(first)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with `threads` torch CPU threads (None: unchanged); restore the count after."""
+    before = torch.get_num_threads()
+    if threads is None or threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

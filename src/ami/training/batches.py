@@ -22,7 +22,7 @@ from ami.errors import ConfigError
 from ami.training.distributed import step_generator
 
 if TYPE_CHECKING:
-    from ami.training.trainer import WindowSampler
+    from ami.training.config import WindowSampler
 
 
 class _StepBatches(IterableDataset[dict[str, Tensor]]):

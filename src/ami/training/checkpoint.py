@@ -6,6 +6,13 @@ A run folder holds `metrics.jsonl` (one JSON object with an integer `step` per l
 when it does not exist, is empty, or is an ami run folder (`check_run_folder`), and never removes
 or rewrites a file it did not write: a checkpoint folder holding other files, or a metrics log
 with lines that are not ami's, is refused before anything is written.
+
+`trainer_state.pt` holds the step, the optimiser and the SIGReg generator state; it is loaded with
+`weights_only=True` and checked against the model's optimiser (its moments' shapes included), and
+nothing in it depends on the number of training processes. `model.json`'s metadata records
+`train_config` and `schedule`, the `[first step, total]` stretches of the learning-rate schedule:
+a run resumed toward another `steps` follows the new total's cosine from its checkpoint on, says
+so on stderr and adds a stretch, so it differs from a run trained toward that total from the start.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ami.config import require_in_range
-from ami.training.trainer import WindowSampler
+from ami.training.config import WindowSampler
 
 
 def hue_rotation(angle: float) -> Tensor:

@@ -6,6 +6,12 @@ Under torchrun the model's BatchNorm becomes `GlobalBatchNorm` and the loss runs
 DistributedDataParallel, so that N ranks with B windows each take the very step that one process
 takes with the N·B windows (tested in `tests/test_distributed.py`); the returned loss parts are
 averaged over ranks.
+
+Under `bf16` only the forward pass runs in bfloat16: SIGReg, the losses, the weights, the
+gradients and AdamW stay float32. `jepa_loss` returns its parts as detached tensors, read out as
+floats after the step (`loss_floats`), so the compiled loss is one graph; `compile` where
+inductor finds no compiler is a `ConfigError` when the step is built (`require_compiler`), not a
+failure inside torch at the first step.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from ami.training.distributed import current_rank, data_parallel, mean_over_rank
 from ami.training.objective import ObjectiveConfig, jepa_loss, loss_floats
 
 if TYPE_CHECKING:
-    from ami.training.trainer import TrainConfig
+    from ami.training.config import TrainConfig
 
 
 class TrainStep:

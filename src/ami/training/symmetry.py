@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ami.errors import ConfigError
-from ami.training.trainer import WindowSampler
+from ami.training.config import WindowSampler
 from ami.worlds.symmetry import (
     IDENTITY,
     SymmetricWorld,

@@ -30,27 +30,20 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from torch import Tensor
 
 from ami.config import (
     config_to_dict,
-    require_choice,
-    require_finite,
-    require_in_range,
-    require_non_negative,
-    require_positive,
 )
-from ami.device import PRECISIONS, precision_context
+from ami.device import precision_context
 from ami.errors import ConfigError
-from ami.model import SIGReg, SIGRegConfig, WorldModel
+from ami.model import SIGReg, WorldModel
 from ami.training.batches import step_batches
 from ami.training.checkpoint import (
     CHECKPOINT_DIR,
@@ -64,8 +57,9 @@ from ami.training.checkpoint import (
     save_checkpoint,
     truncate_metrics,
 )
+from ami.training.config import StepCallback, TrainConfig, TrainResult, WindowSampler
 from ami.training.distributed import barrier, current_rank, step_generator
-from ami.training.objective import ObjectiveConfig, embedding_std, jepa_loss, loss_floats
+from ami.training.objective import embedding_std, jepa_loss, loss_floats
 from ami.training.schedule import warmup_cosine
 from ami.training.step import SeededSIGReg, TrainStep, require_finite_weights
 
@@ -80,118 +74,6 @@ __all__ = [
     "recalibrate_batchnorm",
     "train",
 ]
-
-
-class WindowSampler(Protocol):
-    """What the loop needs of a dataset: batches of T-step windows."""
-
-    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, Tensor]:
-        """`{"pixels": uint8 [B, T, 3, h, w], "actions": [B, T-1, A], ...}`."""
-        ...
-
-
-_NUMBERS = (
-    "steps",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "warmup_steps",
-    "grad_clip",
-    "log_every",
-    "valid_every",
-    "checkpoint_every",
-    "loader_workers",
-    "colour_shift",
-)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings (one field, one meaning).
-
-    Attributes:
-        steps: optimiser steps in total; the cosine schedule decays to its floor at this step.
-            A run resumed toward another total follows the new total's schedule from its
-            checkpoint's step on (a note on stderr says so and `model.json` records every
-            stretch as `metadata.schedule`), so it differs from a run trained toward that total
-            from the start; resuming past `steps` is refused.
-        batch_size: windows per step and process (the global batch is `batch_size` times the
-            number of processes).
-        lr: peak learning rate of AdamW.
-        weight_decay: AdamW weight decay.
-        warmup_steps: linear warm-up length.
-        grad_clip: max global gradient norm (0 disables clipping).
-        seed: seeds batch sampling and the SIGReg directions.
-        log_every: steps between metric lines.
-        valid_every: steps between validation measurements (0 disables).
-        checkpoint_every: steps between checkpoints (the last step is always saved).
-        precision: "auto" (bf16 where the device computes it natively, else fp32:
-            `ami.device.resolve_precision`), "fp32", or "bf16" (bfloat16 autocast of the forward
-            pass; weights, gradients, optimiser and SIGReg stay float32).
-        compile: run the loss through `torch.compile` (the first steps pay for compilation);
-            "auto" where a compiler for it is found (`ami.training.step.resolve_compile`).
-        loader_workers: processes drawing the batches ahead of the step (0: drawn in the loop);
-            the batches, hence the run, are the same with any number (`ami.training.batches`).
-        colour_shift: share of training windows whose hue turns part-way
-            (`ami.training.colour_shift`), so the encoder learns to ignore colour (0: none).
-        symmetries: train on every window moved by a random symmetry of the world (quarter
-            turns, mirror images: `ami.training.symmetry`); only for worlds that declare them.
-        objective: loss weights.
-        sigreg: the SIGReg statistic's settings.
-    """
-
-    steps: int = 3000
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-3
-    warmup_steps: int = 100
-    grad_clip: float = 1.0
-    seed: int = 0
-    log_every: int = 25
-    valid_every: int = 250
-    checkpoint_every: int = 500
-    precision: str = "auto"
-    compile: bool | str = False
-    loader_workers: int = 0
-    colour_shift: float = 0.0
-    symmetries: bool = False
-    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
-    sigreg: SIGRegConfig = field(default_factory=SIGRegConfig)
-
-    def __post_init__(self) -> None:
-        for name in _NUMBERS:
-            require_finite("TrainConfig", name, getattr(self, name))
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ConfigError(f"TrainConfig.seed must be a non-negative integer, got {self.seed!r}")
-        for name in ("steps", "batch_size", "lr", "log_every", "checkpoint_every"):
-            require_positive("TrainConfig", name, getattr(self, name))
-        for name in ("weight_decay", "warmup_steps", "grad_clip", "valid_every", "loader_workers"):
-            require_non_negative("TrainConfig", name, getattr(self, name))
-        require_choice("TrainConfig", "precision", self.precision, PRECISIONS)
-        require_in_range("TrainConfig", "colour_shift", self.colour_shift, 0.0, 1.0)
-        if self.compile != "auto" and not isinstance(self.compile, bool):
-            raise ConfigError(
-                f"TrainConfig.compile must be true, false or auto, got {self.compile!r}"
-            )
-        if not isinstance(self.symmetries, bool):
-            raise ConfigError(
-                f"TrainConfig.symmetries must be true or false, got {self.symmetries!r}"
-            )
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a call to `train` did."""
-
-    steps: int
-    resumed_from: int
-    seconds: float
-    frames_per_second: float
-    last_metrics: dict[str, float]
-    checkpoint: Path
-
-
-StepCallback = Callable[[int, dict[str, float]], None]
 
 
 def train(

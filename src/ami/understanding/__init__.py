@@ -1,10 +1,12 @@
 """Understanding, measured: probes of physical quantities and surprise at impossible events.
 
 - `probes`, `quantities`, `probe_run`: linear and MLP probes from frozen embeddings to the true
-  state (positions, angles, velocities), scored on held-out episodes beside a random encoder.
+  state (positions, angles, velocities; in any other world, such as a `gym:` one, each named
+  state component), scored on held-out episodes beside a random encoder.
 - `perturbations`, `surprise`, `surprise_run`: events that break physics (teleport, wall pass,
   vanish) and controls (colour change, unchanged twin); surprise = distance between predicted
-  and observed embedding; matched pairs scored by AUROC and a paired sign test.
+  and observed embedding; matched pairs scored by AUROC and a paired sign test. `state_events`:
+  the events of a world whose simulator state can be set (teleport to another episode's state).
 - `monitor`: the online `SurpriseMonitor`, a listener of the agent loop that fires above a
   threshold calibrated to a false-alarm rate (the agent replans; the event is logged and
   labelled in memory).

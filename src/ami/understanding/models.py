@@ -11,29 +11,14 @@ from pathlib import Path
 
 import torch
 
-from ami.errors import CheckpointError, ConfigError
+from ami.checks import checkpoint_folder
+from ami.errors import ConfigError
 from ami.model import WorldModel
 from ami.model.world_model import (  # noqa: F401  (encode_frames: re-exported)
     CONFIG_FILE,
     encode_frames,
     read_checkpoint_json,
 )
-
-
-def checkpoint_folder(path: Path) -> Path:
-    """The checkpoint folder that `path` (checkpoint, run or demo folder) names.
-
-    Raises:
-        CheckpointError: no checkpoint is found there.
-    """
-    path = Path(path)
-    for candidate in (path, path / "checkpoint", path / "run" / "checkpoint"):
-        if (candidate / CONFIG_FILE).is_file():
-            return candidate
-    raise CheckpointError(
-        f"no checkpoint at {path} (looked for {CONFIG_FILE} in it, in checkpoint/ and in "
-        "run/checkpoint/)"
-    )
 
 
 def load_model(path: Path, world: str, device: torch.device) -> WorldModel:

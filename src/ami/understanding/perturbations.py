@@ -13,6 +13,9 @@ Events, applied to a live world through its public API only (the true state is s
 - unchanged (control): the world is reset to the very state it is in (the same code path as a
   teleport, with no change).
 
+A world with a settable simulator state (a `gym:` world) gets its hooks from
+`state_events.SimStateHooks`, passed to `EventWorld` as `hooks`.
+
 An event may not fit every moment (a wall pass needs the agent near the wall; PushT can set a
 state only while the pusher does not touch the block); `EventWorld` applies it at the first env
 step at or after the asked one where it fits.
@@ -209,10 +212,13 @@ class EventWorld(gymnasium.Wrapper):
             event, or None while it has not happened.
     """
 
-    def __init__(self, env: gymnasium.Env, event: Event, seed: int = 0) -> None:
+    def __init__(
+        self, env: gymnasium.Env, event: Event, seed: int = 0, hooks: WorldHooks | None = None
+    ) -> None:
+        """Args: env; event; seed: its draws' seed; hooks: the world's (default `hooks_for`)."""
         super().__init__(env)
         self.event, self.seed = event, seed
-        self.hooks = hooks_for(env)
+        self.hooks = hooks_for(env) if hooks is None else hooks
         self.applied_at: int | None = None
         self._t = 0
         self._rng = np.random.default_rng(seed)

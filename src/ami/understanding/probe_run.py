@@ -3,7 +3,8 @@
 Episodes are split by episode (never by frame): the probes are fitted on the first
 `1 - test_fraction` of them and scored on the rest, for the trained encoder and for a randomly
 initialised encoder of the same architecture (the floor). By default the episodes are collected
-fresh with the world's mixed policy from `seed` (1 000 000 and up, far from the training data's
+fresh from `seed` with the world's mixed policy (the random policy in a world without a scripted
+expert, such as a `gym:` world) (1 000 000 and up, far from the training data's
 seeds 0..999), so they are held out from the model's training too. Many short episodes (600 of 30
 steps) rather than few long ones: an unpushed PushT block keeps its pose for a whole episode, so
 the number of distinct poses the probe sees is about the number of episodes.
@@ -20,8 +21,9 @@ import numpy as np
 from ami.config import config_to_dict, require_in_range, require_positive
 from ami.errors import ConfigError
 from ami.experience import CollectConfig, Episode, collect
-from ami.experience._progress import progress_bar
+from ami.experience.collect import EXPERT_WORLDS
 from ami.model import WorldModel
+from ami.progress import progress_bar
 from ami.understanding.models import encode_frames, random_twin
 from ami.understanding.probes import ProbeConfig, fit_probe
 from ami.understanding.quantities import (
@@ -45,7 +47,7 @@ class ProbeRunConfig:
     """What a probing run covers.
 
     Attributes:
-        world: registry name of the world (one with quantities, see `quantities.py`).
+        world: registry name or `gym:` id of the world (one that gives a state).
         episodes: episodes collected for probing.
         steps_per_episode: env steps per episode.
         test_fraction: share of the episodes held out for scoring.
@@ -53,6 +55,7 @@ class ProbeRunConfig:
         linear: the linear probe's settings.
         mlp: the MLP probe's settings.
         random_seed: seed of the random encoder's initialisation.
+        world_options: the world's settings (`make(world, **world_options)`), as in its recipe.
     """
 
     world: str
@@ -63,9 +66,11 @@ class ProbeRunConfig:
     linear: ProbeConfig = field(default_factory=lambda: ProbeConfig(kind="linear"))
     mlp: ProbeConfig = field(default_factory=lambda: ProbeConfig(kind="mlp"))
     random_seed: int = 0
+    world_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        quantity_groups(self.world)  # unknown world: ConfigError
+        if not isinstance(self.world, str) or not self.world:
+            raise ConfigError(f"ProbeRunConfig.world must be a world name, got {self.world!r}")
         require_positive("ProbeRunConfig", "episodes", self.episodes)
         require_positive("ProbeRunConfig", "steps_per_episode", self.steps_per_episode)
         require_in_range("ProbeRunConfig", "test_fraction", self.test_fraction, 0.05, 0.95)
@@ -125,17 +130,23 @@ class QuantityResult:
 
 
 def probe_episodes(config: ProbeRunConfig, image_size: int, progress: bool) -> list[Episode]:
-    """Collect the probing episodes (mixed policy) at the model's image size."""
-    collect_config = CollectConfig(
+    """Collect the probing episodes (mixed or random policy) at the model's image size."""
+    return list(collect(fresh_episodes(config, image_size), progress=progress))
+
+
+def fresh_episodes(config: ProbeRunConfig, image_size: int) -> CollectConfig:
+    """How the probing episodes are collected: the world's mixed policy, else the random one."""
+    expert = config.world in EXPERT_WORLDS
+    return CollectConfig(
         world=config.world,
         episodes=config.episodes,
         steps_per_episode=config.steps_per_episode,
-        policy="mixed",
+        policy="mixed" if expert else "random",
         expert_fraction=EXPERT_FRACTION.get(config.world, 0.5),
         seed=config.seed,
         image_size=image_size,
+        world_options=dict(config.world_options),
     )
-    return list(collect(collect_config, progress=progress))
 
 
 def run_probes(
@@ -158,7 +169,7 @@ def run_probes(
             random_twin(model, config.random_seed), episodes, progress, "encoding (random)"
         ),
     }
-    groups = quantity_groups(config.world)
+    groups = quantity_groups(config.world, config.world_options)
     results: list[QuantityResult] = []
     with progress_bar(progress, "fitting probes", total=len(groups)) as advance:
         for group in groups:

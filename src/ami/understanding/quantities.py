@@ -1,8 +1,12 @@
 """The physical quantities a probe reads, per world, and how features and targets are built.
 
-A `QuantityGroup` is a set of state columns probed together (e.g. the agent's x and y):
+A `QuantityGroup` is a set of state columns probed together (e.g. the agent's x and y). TwoRoom
+and PushT have named quantities (`WORLD_QUANTITIES`); any other world that gives a state
+(`obs["state"]`, e.g. a `gym:` world) is probed component by component, each named as the world
+names it (`state_names`, e.g. "observation[0]", "achieved_goal[1]"; "state[i]" for a world
+without names), one group of kind "value" per observation entry.
 
-- position: features `z_t [D]`, targets the state columns at t.
+- position, value: features `z_t [D]`, targets the state columns at t.
 - angle: features `z_t [D]`, targets `(sin, cos)` of the angle; the probe's angle is their
   `atan2`, reported unwrapped to within pi of the true angle, so that r and R² score the wrapped
   error (a prediction of 3.1 for a true -3.1 is off by 0.08 rad, not by 6.2).
@@ -16,14 +20,20 @@ them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import gymnasium
 import numpy as np
+from gymnasium import spaces
 
 from ami.config import require_choice
 from ami.errors import ConfigError, ShapeError
+from ami.worlds import make
 
-KINDS = ("position", "angle", "velocity")
+KINDS = ("position", "angle", "velocity", "value")
+STATE_UNIT = "env units"  # the unit of a state component a world does not describe
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,7 @@ class QuantityGroup:
 
     Attributes:
         name: the group's name, e.g. "block position".
-        kind: "position", "angle" or "velocity".
+        kind: "position", "angle", "velocity" or "value" (a state component as it is).
         columns: the state columns it reads.
         names: the reported quantity of each column, e.g. ("block_x", "block_y").
         unit: the unit of the reported values.
@@ -79,18 +89,57 @@ WORLD_QUANTITIES: dict[str, tuple[QuantityGroup, ...]] = {
 }
 
 
-def quantity_groups(world: str) -> tuple[QuantityGroup, ...]:
-    """The groups probed in `world`.
+def quantity_groups(
+    world: str, world_options: Mapping[str, Any] | None = None
+) -> tuple[QuantityGroup, ...]:
+    """The groups probed in `world`: its named quantities, else one group per state entry.
+
+    Args:
+        world: a registry name or a `gym:` id.
+        world_options: the world's settings (`make(world, **world_options)`), for its state names.
 
     Raises:
-        ConfigError: no quantities are defined for `world`.
+        ConfigError: the world gives no state to probe.
     """
-    if world not in WORLD_QUANTITIES:
+    if world in WORLD_QUANTITIES:
+        return WORLD_QUANTITIES[world]
+    env = make(world, **dict(world_options or {}))
+    try:
+        names = state_names(env)
+    finally:
+        env.close()
+    if not names:
         raise ConfigError(
-            f"no physical quantities defined for world {world!r}; probes know "
-            f"{', '.join(sorted(WORLD_QUANTITIES))}"
+            f"world {world!r} gives no state (its observation holds nothing besides the pixels); "
+            "probes and surprise need the true state to score against"
         )
-    return WORLD_QUANTITIES[world]
+    return state_groups(names)
+
+
+def state_names(env: gymnasium.Env) -> list[str]:
+    """One name per component of `env`'s `obs["state"]` (empty without a state).
+
+    The world's own `state_names` where it has them, else "state[i]".
+    """
+    named = getattr(env.unwrapped, "state_names", None)
+    if named is not None:
+        return [str(name) for name in named]
+    space = env.observation_space
+    if not isinstance(space, spaces.Dict) or "state" not in space.spaces:
+        return []
+    shape = space.spaces["state"].shape or ()
+    return [f"state[{i}]" for i in range(int(np.prod(shape)))]
+
+
+def state_groups(names: Sequence[str]) -> tuple[QuantityGroup, ...]:
+    """One "value" group per observation entry (the name before "["), columns in state order."""
+    entries: dict[str, list[int]] = {}
+    for column, name in enumerate(names):
+        entries.setdefault(name.split("[", 1)[0], []).append(column)
+    return tuple(
+        QuantityGroup(entry, "value", tuple(columns), tuple(names[c] for c in columns), STATE_UNIT)
+        for entry, columns in entries.items()
+    )
 
 
 def features(z: np.ndarray, group: QuantityGroup, k: int) -> np.ndarray:

@@ -8,6 +8,7 @@ Example:
     ((32, 32, 3), 'uint8')
 """
 
+from ami.worlds.gym_id import GymId, is_gym_world, parse_gym_id
 from ami.worlds.gymnasium_adapter import GymnasiumAdapter, from_gymnasium
 from ami.worlds.registry import GYMNASIUM_ID, make, make_two_room, names, register
 from ami.worlds.speed import measure_steps_per_second
@@ -15,13 +16,16 @@ from ami.worlds.two_room import TwoRoom, TwoRoomConfig
 
 __all__ = [
     "GYMNASIUM_ID",
+    "GymId",
     "GymnasiumAdapter",
     "TwoRoom",
     "TwoRoomConfig",
     "from_gymnasium",
+    "is_gym_world",
     "make",
     "make_two_room",
     "measure_steps_per_second",
     "names",
+    "parse_gym_id",
     "register",
 ]

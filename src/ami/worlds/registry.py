@@ -1,5 +1,8 @@
 """The world registry: names to factories; `make(name, **overrides)` builds a configured world.
 
+Besides the registered names, `make` takes `gym:[MODULE:]ENV_ID`: any Gymnasium env through
+`from_gymnasium` (see `ami.worlds.gym_id`).
+
 Overrides go into the world's frozen config, so a misspelt key is a `ConfigError` rather than a
 silently ignored default. TwoRoom is also registered with Gymnasium as "ami/TwoRoom-v0".
 """
@@ -13,6 +16,8 @@ import gymnasium
 
 from ami.config import replace_config
 from ami.errors import ConfigError, UnknownWorldError
+from ami.worlds.gym_id import is_gym_world
+from ami.worlds.gymnasium_adapter import make_gym_world
 from ami.worlds.maze import Maze, MazeConfig
 from ami.worlds.push_t import make_push_t
 from ami.worlds.reacher import make_reacher
@@ -27,18 +32,26 @@ def register(name: str, factory: Callable[..., gymnasium.Env]) -> None:
         raise ConfigError(f"world name must be a non-empty string, got {name!r}")
     if name in _FACTORIES:
         raise ConfigError(f"world {name!r} is already registered")
+    if is_gym_world(name):
+        raise ConfigError(f"world name {name!r} is reserved: gym: ids name Gymnasium envs")
     _FACTORIES[name] = factory
 
 
 def make(name: str, **config_overrides: Any) -> gymnasium.Env:
-    """Build the world `name`, its config changed by `config_overrides` (unknown key: error)."""
+    """Build the world `name`, its config changed by `config_overrides` (unknown key: error).
+
+    A `gym:[MODULE:]ENV_ID` name is any Gymnasium env (`ami.worlds.gym_id`): `size` is the
+    pixel size and the other keywords go to `gymnasium.make`.
+    """
+    if is_gym_world(name):
+        return make_gym_world(name, **config_overrides)
     if name not in _FACTORIES:
         raise UnknownWorldError(f"unknown world {name!r}; known worlds: {', '.join(names())}")
     return _FACTORIES[name](**config_overrides)
 
 
 def names() -> list[str]:
-    """The registered world names, sorted."""
+    """The registered world names, sorted (`gym:` worlds are made by id, not listed)."""
     return sorted(_FACTORIES)
 
 

@@ -12,9 +12,10 @@ import contextlib
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from types import FrameType
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import typer
 
@@ -36,6 +37,7 @@ def run_app(app: typer.Typer) -> NoReturn:
     its traceback.
     """
     received: list[int] = []
+    warnings.showwarning = _warning_line
     try:
         with interrupts_from_signals(received):
             code = _status(app)
@@ -44,6 +46,19 @@ def run_app(app: typer.Typer) -> NoReturn:
     if code == INTERRUPTED and received:
         _exit("ami: interrupted", interrupted_exit_code(received))
     sys.exit(code)
+
+
+def _warning_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line on stderr: `ami: warning: <message>` (no source location)."""
+    text = " ".join(str(message).split())
+    print(f"ami: warning: {text}", file=sys.stderr if file is None else file)
 
 
 def _status(app: typer.Typer) -> int:

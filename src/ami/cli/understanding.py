@@ -1,30 +1,42 @@
 """`ami probe` and `ami surprise`: what a trained world model understands of its world, measured.
 
 Registered on the main app in `ami.cli`. Both build their parts (world check, model, episodes)
-and call `ami.understanding`; errors a user can cause are one-line `AmiError`s.
+and call `ami.understanding`; errors a user can cause are one-line `AmiError`s. The world is the
+model's (its checkpoint's metadata; its settings from the run's recipe.json) unless `--world`
+names another; `--world-kwargs` and `--import` are the shared options of every command.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ami.cli_checks import require_output_folder
+from ami.checks import checkpoint_folder, require_output_folder
+from ami.cli.options import (
+    DeviceOption,
+    ImportOption,
+    ModelOption,
+    QuietOption,
+    WorldKwargsOption,
+    WorldOption,
+)
 from ami.device import resolve_device, seed_everything
-from ami.errors import ConfigError, DatasetError
+from ami.errors import CheckpointError, ConfigError, DatasetError
 from ami.experience import Episode, ExperienceDataset
 from ami.files import atomic_write_bytes
 from ami.model import WorldModel
 from ami.provenance import machine_facts
-from ami.understanding.models import load_model
-from ami.understanding.perturbations import EVENTS
+from ami.recipes import load_recipe
+from ami.understanding.models import CONFIG_FILE, load_model, read_checkpoint_json
+from ami.understanding.perturbations import EVENTS, HOOKED_WORLDS
 from ami.understanding.plots import plot_probe_scatter, plot_surprise
 from ami.understanding.probe_run import (
     HEADLINE_PROBE,
@@ -34,20 +46,21 @@ from ami.understanding.probe_run import (
     probe_episodes,
     run_probes,
 )
+from ami.understanding.quantities import quantity_groups
+from ami.understanding.state_events import require_state_setter
 from ami.understanding.surprise_run import SurpriseReport, SurpriseRunConfig, run_surprise
+from ami.world_recipe import import_world_modules, parse_world_kwargs
 from ami.worlds import make
 
-ModelOption = Annotated[
-    Path, typer.Option(help="Checkpoint, run or demo folder (RUN/checkpoint, RUN or OUT).")
-]
-WorldOption = Annotated[str, typer.Option(help="two_room or push_t (the model's world).")]
-DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
-QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+# the shared --world option, here optional: without it, the model's world
+ModelWorldOption = Annotated[str | None, get_args(WorldOption)[1]]
 
 
 def probe(
     model: ModelOption,
-    world: WorldOption,
+    world: ModelWorldOption = None,
+    world_kwargs: WorldKwargsOption = None,
+    imports: ImportOption = None,
     out: Annotated[
         Path | None, typer.Option(help="Folder for probe.json and plots (default probe-WORLD).")
     ] = None,
@@ -60,14 +73,19 @@ def probe(
     device: DeviceOption = "auto",
     quiet: QuietOption = False,
 ) -> None:
-    """Probe frozen embeddings for positions, angles and velocities; write probe.json and plots.
+    """Probe frozen embeddings for the world's state; write probe.json and plots.
 
-    Linear (ridge) and MLP probes are fitted on 70 % of the episodes and scored (Pearson r, R²)
-    on the held-out 30 %, beside the same probes on a randomly initialised encoder (the floor).
+    TwoRoom and PushT: positions, angles and velocities; any other world (gym: worlds too):
+    every component of its state, by name. Linear (ridge) and MLP probes are fitted on 70 % of
+    the episodes and scored (Pearson r, R²) on the held-out 30 %, beside the same probes on a
+    randomly initialised encoder (the floor). --world defaults to the model's world.
     """
-    make(world)  # an unknown world fails first, naming the known ones
-    out = require_output_folder(Path(f"probe-{world}") if out is None else out)
-    config = ProbeRunConfig(world=world, episodes=episodes, seed=1_000_000 + seed)
+    world, options = model_world(model, world, world_kwargs, imports)
+    quantity_groups(world, options)  # a world without a state fails before any work
+    out = require_output_folder(Path(f"probe-{folder_name(world)}") if out is None else out)
+    config = ProbeRunConfig(
+        world=world, episodes=episodes, seed=1_000_000 + seed, world_options=options
+    )
     seed_everything(seed)
     world_model = load_model(model, world, resolve_device(device))
     if data is None:
@@ -77,7 +95,7 @@ def probe(
     results = run_probes(world_model, runs, config, progress=not quiet)
     out.mkdir(parents=True, exist_ok=True)
     for result in results:
-        plot_probe_scatter(result, out / f"scatter_{result.quantity}.png", f"{world}")
+        plot_probe_scatter(result, out / f"scatter_{folder_name(result.quantity)}.png", world)
     document = probe_document(results, config)
     document["run"] = {**machine_facts(), "command": _command(), "model": str(model)}
     atomic_write_bytes(out / "probe.json", (json.dumps(document, indent=2) + "\n").encode())
@@ -87,7 +105,9 @@ def probe(
 
 def surprise(
     model: ModelOption,
-    world: WorldOption,
+    world: ModelWorldOption = None,
+    world_kwargs: WorldKwargsOption = None,
+    imports: ImportOption = None,
     out: Annotated[
         Path | None,
         typer.Option(help="Folder for surprise.json and surprise.png (default surprise-WORLD)."),
@@ -102,13 +122,22 @@ def surprise(
 ) -> None:
     """Surprise at impossible events vs their unchanged twins: AUROC, sign test, plot.
 
-    Events: teleport, wall_pass, vanish (impossible) and colour_change, unchanged (controls).
+    Events: teleport, wall_pass, vanish (impossible) and colour_change, unchanged (controls) in
+    TwoRoom and PushT; in a gym: world whose simulator state can be set, teleport (to a state
+    of another episode), colour_change and unchanged. --world defaults to the model's world.
     """
-    make(world)
-    out = require_output_folder(Path(f"surprise-{world}") if out is None else out)
+    world, options = model_world(model, world, world_kwargs, imports)
     config = SurpriseRunConfig(
-        world=world, pairs=pairs, false_alarm_rate=false_alarm_rate, seed=2_000_000 + seed
+        world=world,
+        pairs=pairs,
+        false_alarm_rate=false_alarm_rate,
+        seed=2_000_000 + seed,
+        world_options=options,
     )
+    if config.world not in HOOKED_WORLDS:
+        require_state_setter(world, options)  # before any work
+        config = config.fitted_to(_episode_limit(world, options))
+    out = require_output_folder(Path(f"surprise-{folder_name(world)}") if out is None else out)
     seed_everything(seed)
     world_model = load_model(model, world, resolve_device(device))
     report = run_surprise(world_model, config, progress=not quiet)
@@ -189,6 +218,62 @@ def _dataset_episodes(path: Path, world: str, count: int, model: WorldModel) -> 
         if count < 2:
             raise ConfigError(f"--episodes must be at least 2, got {count}")
         return [dataset.episode(i) for i in range(min(count, dataset.num_episodes))]
+
+
+def model_world(
+    model: Path, world: str | None, world_kwargs: str | None, imports: list[str] | None
+) -> tuple[str, dict[str, Any]]:
+    """The world to measure in and its settings.
+
+    `world` (with `imports`, as every command records it), else the one the model was trained
+    on; the settings are `world_kwargs` over those of the model's recipe (RUN/recipe.json) when
+    the world is the model's.
+
+    Raises:
+        CheckpointError: no checkpoint at `model`.
+        ConfigError: no world named and none recorded, or bad `--world-kwargs`.
+        UnknownWorldError: the world is unknown.
+    """
+    options = parse_world_kwargs(world_kwargs)
+    named = None if world is None else import_world_modules(world, imports)
+    if named is not None:
+        make(named, **options).close()  # an unknown world or a bad setting fails first
+    try:
+        folder = checkpoint_folder(model)
+    except CheckpointError:
+        if named is None:
+            raise
+        return named, options  # loading the model says what is missing, after the other checks
+    metadata = read_checkpoint_json(folder / CONFIG_FILE).get("metadata")
+    trained_on = metadata.get("world") if isinstance(metadata, dict) else None
+    checked = named is not None  # made with these options already
+    if named is None:
+        if not isinstance(trained_on, str):
+            raise ConfigError(f"the model at {folder} records no world; name it with --world")
+        named = import_world_modules(trained_on, imports)
+    recipe_file = folder.parent / "recipe.json"
+    if named == trained_on and recipe_file.is_file():
+        recipe = load_recipe(recipe_file)
+        if recipe.collect.world == named and recipe.collect.world_options:
+            options, checked = {**recipe.collect.world_options, **options}, False
+    if not checked:
+        make(named, **options).close()
+    return named, options
+
+
+def folder_name(name: str) -> str:
+    """`name` (a world id or quantity) as one file or folder name: "gym:a/B[0]" -> "gym_a_B_0"."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "world"
+
+
+def _episode_limit(world: str, options: dict[str, Any]) -> int | None:
+    """The world's TimeLimit (None without one)."""
+    env = make(world, **options)
+    try:
+        limit = getattr(env.unwrapped, "max_episode_steps", None)
+    finally:
+        env.close()
+    return limit if isinstance(limit, int) else None
 
 
 def _command() -> str:

@@ -10,20 +10,30 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ami.cli_checks import require_checkpoint_world, require_input_file, require_output_folder
+from ami.checks import (
+    checkpoint_folder,
+    require_checkpoint_world,
+    require_input_file,
+    require_output_folder,
+)
+from ami.cli.options import (
+    DeviceOption,
+    ImportOption,
+    PresetOption,
+    QuietOption,
+    RecipeOption,
+    WorldKwargsOption,
+    WorldOption,
+    resolve_recipe,
+)
 from ami.config import require_in_range
 from ami.device import resolve_device, seed_everything
-from ami.errors import ConfigError, UnknownWorldError
 from ami.evaluation.protocols import protocol_by_name
 from ami.live import GOAL_STRATEGIES, LiveConfig, run_live
 from ami.live.state import open_state
 from ami.pipeline import run_collect
-from ami.recipes import PRESETS, Recipe, load_recipe, preset, with_seed
 
 console = Console(stderr=True)
-
-# The preset each world's models are trained with when no recipe is given.
-WORLD_PRESETS = {"two_room": "demo", "push_t": "push_t", "reacher": "reacher"}
 
 
 def live(
@@ -34,7 +44,9 @@ def live(
             "earlier live run's to resume it."
         ),
     ],
-    world: Annotated[str, typer.Option(help=f"World: {', '.join(WORLD_PRESETS)}.")] = "two_room",
+    world: WorldOption = "two_room",
+    world_kwargs: WorldKwargsOption = None,
+    imports: ImportOption = None,
     rounds: Annotated[int, typer.Option(help="Rounds after the seed round.")] = 4,
     episodes: Annotated[int, typer.Option(help="Goals pursued per round.")] = 40,
     goals: Annotated[str, typer.Option(help=f"Goal choice: {', '.join(GOAL_STRATEGIES)}.")] = (
@@ -53,23 +65,19 @@ def live(
         float, typer.Option(help="Share of the recipe's episodes collected as seed data.")
     ] = 0.05,
     init_model: Annotated[
-        Path | None, typer.Option(help="Start from this checkpoint instead of training one.")
+        Path | None,
+        typer.Option(
+            help="Start from this model (checkpoint, run or demo folder) instead of training one."
+        ),
     ] = None,
     finetune_steps: Annotated[int, typer.Option(help="World-model steps per round.")] = 300,
     distill_steps: Annotated[int, typer.Option(help="Actor steps per round.")] = 1000,
     eval_episodes: Annotated[int, typer.Option(help="Episodes measured per round.")] = 50,
-    preset_name: Annotated[
-        str | None,
-        typer.Option(
-            "--preset",
-            "--preset-name",
-            help=f"Recipe preset ({', '.join(PRESETS)}); default per world.",
-        ),
-    ] = None,
-    recipe_file: Annotated[Path | None, typer.Option(help="A recipe JSON file.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    preset_name: PresetOption = None,
+    recipe_file: RecipeOption = None,
+    device: DeviceOption = "auto",
     seed: Annotated[int, typer.Option(help="Seed of collection, training and goals.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Live R rounds: pursue goals, remember every step, fine-tune model and actor on memory.
 
@@ -77,7 +85,8 @@ def live(
     memory), fine-tunes the world model on all of memory, distils the actor from the planner's
     decisions and measures success. Killed, it resumes after the last finished round.
     """
-    recipe = _live_recipe(world, preset_name, recipe_file, seed)
+    recipe = resolve_recipe(world, world_kwargs, imports, preset_name, recipe_file, seed)
+    world = recipe.collect.world
     config = LiveConfig(
         rounds=rounds,
         episodes=episodes,
@@ -96,6 +105,7 @@ def live(
     if seed_data is not None:
         require_input_file(seed_data, "--seed-data")
     if init_model is not None:
+        init_model = checkpoint_folder(init_model)
         require_checkpoint_world(init_model, world, f"ami live --world {world}")
     open_state(out, recipe, config)  # claims OUT (a new or empty folder, or this run's)
     seed_everything(seed)
@@ -107,22 +117,6 @@ def live(
     state = run_live(recipe, config, out, seed_data, run_device, not quiet, init_model)
     _print_rounds(state, world, goals)
     console.print(f"state: {out / 'live.json'}; curve: {out / 'live_curve.png'}")
-
-
-def _live_recipe(
-    world: str, preset_name: str | None, recipe_file: Path | None, seed: int
-) -> Recipe:
-    """The recipe of `world`: the file, the preset, or the world's default preset; seeded."""
-    if world not in WORLD_PRESETS:
-        raise UnknownWorldError(f"ami live knows worlds {sorted(WORLD_PRESETS)}, got {world!r}")
-    recipe = (
-        load_recipe(recipe_file)
-        if recipe_file is not None
-        else preset(preset_name or WORLD_PRESETS[world])
-    )
-    if recipe.collect.world != world:
-        raise ConfigError(f"the recipe is for world {recipe.collect.world!r}, not {world!r}")
-    return with_seed(recipe, seed)
 
 
 def _print_rounds(state: dict[str, Any], world: str, goals: str) -> None:

@@ -56,6 +56,24 @@ def require_input_file(path: Path, option: str) -> Path:
     return path
 
 
+def checkpoint_folder(path: Path) -> Path:
+    """The checkpoint folder that `path` names: a checkpoint, run (`RUN`) or demo (`OUT`) folder.
+
+    Every command's `--model` follows this one rule.
+
+    Raises:
+        CheckpointError: no checkpoint is found there.
+    """
+    path = Path(path)
+    for candidate in (path, path / "checkpoint", path / "run" / "checkpoint"):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    raise CheckpointError(
+        f"no checkpoint at {path} (looked for {CONFIG_FILE} in it, in checkpoint/ and in "
+        "run/checkpoint/); --model takes a checkpoint, run or demo folder"
+    )
+
+
 def require_checkpoint_world(checkpoint: Path, world: str, asked_by: str) -> None:
     """Refuse the checkpoint folder `checkpoint` when its metadata names a world other than `world`.
 

@@ -1,4 +1,4 @@
-"""The `ami` command: demo, collect, train, eval.
+"""The `ami` commands demo, collect, train and eval, and the app that holds every command.
 
 Every command composes its parts from a recipe (a preset, optionally a JSON file, plus the flags)
 and calls the pipeline. Errors a user can cause are `AmiError`s: the command prints their one line
@@ -7,7 +7,7 @@ to stderr and exits with status 2, never a traceback.
 
 from __future__ import annotations
 
-import math
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -16,23 +16,50 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ami.agent.actor import Actor
-from ami.agent.two_mode import ModeConfig, TwoModeAgent
-from ami.cli_checks import require_checkpoint_world, require_output_file, require_output_folder
-from ami.cli_exit import run_app
-from ami.cli_live import live
-from ami.cli_memory import memory_app
-from ami.cli_understanding import probe, surprise
+from ami.checks import (
+    checkpoint_folder,
+    require_checkpoint_world,
+    require_output_file,
+    require_output_folder,
+)
+from ami.cli.exit import run_app
+from ami.cli.live import live
+from ami.cli.memory import memory_app
+from ami.cli.options import (
+    DeviceOption,
+    ImportOption,
+    ModelOption,
+    PresetOption,
+    QuietOption,
+    RecipeOption,
+    SeedOption,
+    WorldKwargsOption,
+    WorldOption,
+    resolve_recipe,
+)
+from ami.cli.understanding import probe, surprise
 from ami.config import replace_config
 from ami.device import resolve_device, seed_everything
-from ami.errors import ConfigError
-from ami.evaluation.protocols import PROTOCOLS, protocol_by_name, protocols_of
-from ami.experience import CollectConfig
+from ami.errors import CheckpointError, ConfigError
+from ami.evaluation.protocols import PROTOCOLS, protocol_by_name, protocols_of, with_scoring
+from ami.experience import CollectConfig, ExperienceDataset
+from ami.experience.collect import EXPERT_WORLDS
+from ami.experience.collect import POLICIES as POLICY_NAMES
 from ami.model import WorldModel
-from ami.pipeline import make_agent, run_collect, run_demo, run_eval, run_train
+from ami.pipeline import (
+    is_memory_file,
+    load_actor,
+    make_two_mode_agent,
+    run_collect,
+    run_demo,
+    run_eval,
+    run_train,
+)
 from ami.planning import SOLVERS
-from ami.recipes import PRESETS, Recipe, load_recipe, preset, with_seed, with_solver
+from ami.recipes import with_solver
 from ami.training.distributed import distributed_session
+from ami.world_recipe import import_world_modules, parse_world_kwargs
+from ami.worlds.goal_distance import distance_names
 
 app = typer.Typer(
     add_completion=False,
@@ -50,46 +77,29 @@ app.command(name="probe")(probe)
 app.command(name="surprise")(surprise)
 app.command(name="live")(live)
 
-PresetOption = Annotated[
-    str,
-    typer.Option(
-        "--preset", "--preset-name", help=f"Named settings to start from: {', '.join(PRESETS)}."
-    ),
-]
-RecipeOption = Annotated[
-    Path | None,
-    typer.Option(help="A recipe JSON file (as saved in every run folder); overrides --preset."),
-]
-DeviceOption = Annotated[
-    str, typer.Option(help="auto (GPU if present, else CPU), cpu, cuda, cuda:N or mps.")
-]
-SeedOption = Annotated[int, typer.Option(help="Seed of collection and training (reproducible).")]
-QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
-
-
-def _recipe(preset_name: str, recipe_file: Path | None, seed: int) -> Recipe:
-    recipe = load_recipe(recipe_file) if recipe_file is not None else preset(preset_name)
-    return with_seed(recipe, seed)
-
 
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the data, model and report.")] = Path(
         "ami-demo"
     ),
-    preset_name: PresetOption = "demo",
+    world: WorldOption = "two_room",
+    world_kwargs: WorldKwargsOption = None,
+    imports: ImportOption = None,
+    preset_name: PresetOption = None,
     recipe_file: RecipeOption = None,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
     quiet: QuietOption = False,
 ) -> None:
-    """Collect TwoRoom experience, train a world model, plan to held-out goals, write a report.
+    """Collect experience, train a world model, plan to held-out goals, write a report.
 
-    Runs in about 8-10 minutes on 2 CPU cores. The report folder OUT holds results.json,
-    report.html, training_curves.png, success.png and episodes.gif.
+    On the default TwoRoom world this runs in about 8-10 minutes on 2 CPU cores. The report
+    folder OUT holds results.json, report.html, training_curves.png, success.png and
+    episodes.gif. Any Gymnasium env works as `--world gym:ENV_ID`.
     """
     require_output_folder(out)
-    recipe = _recipe(preset_name, recipe_file, seed)
+    recipe = resolve_recipe(world, world_kwargs, imports, preset_name, recipe_file, seed)
     seed_everything(seed)
     document = run_demo(recipe, out, resolve_device(device), progress=not quiet)
     _print_results(document)
@@ -105,10 +115,20 @@ def collect(
             "is an ami dataset."
         ),
     ],
-    world: Annotated[str, typer.Option(help="Registered world name, e.g. two_room.")] = "two_room",
+    world: WorldOption = "two_room",
+    world_kwargs: WorldKwargsOption = None,
+    imports: ImportOption = None,
     episodes: Annotated[int, typer.Option(help="Number of episodes.")] = 1000,
     steps: Annotated[int, typer.Option(help="Env steps per episode.")] = 100,
-    policy: Annotated[str, typer.Option(help="expert, random or mixed.")] = "mixed",
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            help=f"{', '.join(POLICY_NAMES)} (held, colored, novelty: explorers for any "
+            "world), or a policy of yours as module:callable, called as callable(action_dim, "
+            "env), e.g. an env's own expert (default: mixed where the world has a scripted "
+            "expert, else random)."
+        ),
+    ] = None,
     image_size: Annotated[int, typer.Option(help="Rendered image side in pixels.")] = 64,
     workers: Annotated[
         int, typer.Option(help="Processes collecting episode ranges (same file as serial).")
@@ -116,15 +136,17 @@ def collect(
     seed: SeedOption = 0,
     quiet: QuietOption = False,
 ) -> None:
-    """Collect experience with a noisy scripted expert and/or a random policy into HDF5."""
+    """Collect experience (a scripted expert, random or exploring policies) into HDF5."""
     require_output_file(out)
+    world = import_world_modules(world, imports)
     config = CollectConfig(
         world=world,
         episodes=episodes,
         steps_per_episode=steps,
-        policy=policy,
+        policy=policy or ("mixed" if world in EXPERT_WORLDS else "random"),
         seed=seed,
         image_size=image_size,
+        world_options=parse_world_kwargs(world_kwargs),
     )
     path = run_collect(config, out, progress=not quiet, workers=workers)
     console.print(f"wrote {path}")
@@ -135,13 +157,19 @@ def train(
     data: Annotated[
         Path,
         typer.Option(
-            help="HDF5 dataset written by `ami collect`, or an ami memory file (its remembered "
-            "episodes of the recipe's world are replayed)."
+            help="HDF5 dataset written by `ami collect` (its world is the model's), or an ami "
+            "memory file (its remembered episodes of the recipe's world are replayed)."
         ),
     ],
     out: Annotated[Path, typer.Option(help="Run folder (checkpoint, metrics, curves).")],
-    preset_name: PresetOption = "demo",
+    preset_name: PresetOption = None,
     recipe_file: RecipeOption = None,
+    world: Annotated[
+        str | None,
+        typer.Option(help="The world (default: the dataset's; for a memory file: two_room)."),
+    ] = None,
+    world_kwargs: WorldKwargsOption = None,
+    imports: ImportOption = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: recipe's).")] = None,
     precision: Annotated[
         str | None,
@@ -159,12 +187,16 @@ def train(
 ) -> None:
     """Train a JEPA world model on a dataset or a memory (resumes if OUT holds a checkpoint).
 
-    Under `torchrun --nproc_per_node=N -m ami train ...` the N processes train one model with
-    DistributedDataParallel (gloo on CPU, NCCL on CUDA), each on its own shard of the windows with
-    the recipe's batch size; rank 0 writes the run folder.
+    Without a recipe the recipe is the dataset's world's (its preset, or one derived from a
+    Gymnasium env: action size, settings). Under `torchrun --nproc_per_node=N -m ami train ...`
+    the N processes train one model with DistributedDataParallel (gloo on CPU, NCCL on CUDA),
+    each on its own shard of the windows with the recipe's batch size; rank 0 writes the run
+    folder.
     """
     require_output_folder(out)
-    recipe = _recipe(preset_name, recipe_file, seed)
+    if world is None and world_kwargs is None and recipe_file is None:
+        world, world_kwargs = dataset_world(data)
+    recipe = resolve_recipe(world, world_kwargs, imports, preset_name, recipe_file, seed)
     changes: dict[str, object] = {"compile": True} if compile_model else {}
     if steps is not None:
         changes["steps"] = steps
@@ -184,12 +216,13 @@ def train(
 
 @app.command(name="eval")
 def evaluate_command(
-    model: Annotated[Path, typer.Option(help="Checkpoint folder (RUN/checkpoint).")],
+    model: ModelOption,
     out: Annotated[Path, typer.Option(help="Folder for results.json and the report.")],
     protocol: Annotated[
         list[str] | None,
         typer.Option(
-            help=f"Protocol(s), repeatable: {', '.join(PROTOCOLS)} (default: all the world's)."
+            help=f"Protocol(s), repeatable: {', '.join(PROTOCOLS)}, on gym: worlds any "
+            "goal_K_steps (default: all the world's)."
         ),
     ] = None,
     episodes: Annotated[int, typer.Option(help="Episodes per protocol.")] = 50,
@@ -210,28 +243,49 @@ def evaluate_command(
     mode: Annotated[
         str, typer.Option(help="Who acts: plan (the planner), act (the actor) or auto.")
     ] = "plan",
-    preset_name: PresetOption = "demo",
+    success: Annotated[
+        str | None,
+        typer.Option(
+            help=f"gym: worlds: the goal distance, {', '.join(distance_names())} or "
+            "module:callable (default: the env's)."
+        ),
+    ] = None,
+    success_threshold: Annotated[
+        float | None, typer.Option(help="gym: worlds: the distance's threshold.")
+    ] = None,
+    score_at: Annotated[
+        str, typer.Option(help="Success at any step, at the end of the budget, or held.")
+    ] = "any",
+    held_steps: Annotated[int, typer.Option(help="For --score-at held: steps it must hold.")] = 5,
+    preset_name: PresetOption = None,
     recipe_file: RecipeOption = None,
     device: DeviceOption = "auto",
     quiet: QuietOption = False,
 ) -> None:
-    """Plan (or act) to held-out goals under the world's protocols; success vs a random policy."""
+    """Plan (or act) to held-out goals under the world's protocols; success vs the floors.
+
+    The floors are a random policy and the zero action on the same episodes. The world and its
+    settings come from the run's recipe.json (next to the checkpoint), so a model of a
+    Gymnasium env is evaluated in the same env, on goal_25_steps (or any goal_K_steps).
+    """
     if episodes < 1:
         raise ConfigError(f"--episodes must be positive, got {episodes}")
     require_output_folder(out)
+    found = _found_checkpoint(model)
     recipe_path = recipe_file
-    if recipe_path is None and (model.parent / "recipe.json").is_file():
-        recipe_path = model.parent / "recipe.json"
-    recipe = _recipe(preset_name, recipe_path, seed=0)
+    if recipe_path is None and found is not None and (found.parent / "recipe.json").is_file():
+        recipe_path = found.parent / "recipe.json"
+    recipe = resolve_recipe(None, None, None, preset_name, recipe_path, seed=0)
     recipe = replace(recipe, eval_episodes=episodes)
     if solver is not None:
         recipe = with_solver(recipe, solver)
     if precision is not None:
         mpc = replace_config(recipe.planner.mpc, precision=precision)
         recipe = replace(recipe, planner=replace(recipe.planner, mpc=mpc))
-    asked_by = f"the recipe {recipe_path}" if recipe_path else f"the preset {preset_name!r}"
-    require_checkpoint_world(model, recipe.collect.world, asked_by)
-    world_model = WorldModel.load(model, device=resolve_device(device))
+    checkpoint = checkpoint_folder(model)  # after the options: those errors come first
+    asked_by = f"the recipe {recipe_path}" if recipe_path else f"the recipe {recipe.name!r}"
+    require_checkpoint_world(checkpoint, recipe.collect.world, asked_by)
+    world_model = WorldModel.load(checkpoint, device=resolve_device(device))
     if world_model.config != recipe.model:
         recipe = replace(
             recipe,
@@ -240,8 +294,20 @@ def evaluate_command(
         )
     world = recipe.collect.world
     names = protocol or protocols_of(world)
-    protocols = [protocol_by_name(name, episodes, world) for name in names]
-    agent = two_mode_agent(world_model, recipe, actor, mode) if actor or mode != "plan" else None
+    protocols = [
+        with_scoring(
+            protocol_by_name(name, episodes, world),
+            success,
+            success_threshold,
+            score_at,
+            held_steps if score_at == "held" else 1,
+        )
+        for name in names
+    ]
+    agent = None
+    if actor is not None or mode != "plan":
+        loaded, threshold = (None, None) if actor is None else load_actor(actor, world_model)
+        agent = make_two_mode_agent(world_model, recipe, loaded, mode, threshold)
     document = run_eval(
         world_model, recipe, protocols, out, progress=not quiet, workers=workers, agent=agent
     )
@@ -249,28 +315,33 @@ def evaluate_command(
     console.print(f"report: {out / 'report.html'}")
 
 
-def two_mode_agent(
-    model: WorldModel, recipe: Recipe, actor_path: Path | None, mode: str
-) -> TwoModeAgent:
-    """The planner and the actor saved at `actor_path` (which must be `model`'s), in `mode`."""
-    actor, metadata = (None, {}) if actor_path is None else Actor.load(actor_path, model.device)
-    trained_for = metadata.get("model_version")
-    if trained_for is not None and trained_for != model.version():
-        raise ConfigError(
-            f"the actor in {actor_path} was distilled for model {trained_for}, not for this "
-            f"model ({model.version()}); use the actor of the same round"
-        )
-    threshold = metadata.get("miss_threshold")
-    rule = ModeConfig(mode=mode, miss_threshold=math.inf if threshold is None else threshold)
-    return TwoModeAgent(make_agent(model, recipe), actor, rule)
+def _found_checkpoint(model: Path) -> Path | None:
+    """The checkpoint folder `model` names, or None (`checkpoint_folder` says why later)."""
+    try:
+        return checkpoint_folder(model)
+    except CheckpointError:
+        return None
+
+
+def dataset_world(data: Path) -> tuple[str | None, str | None]:
+    """The world and its settings (as `--world-kwargs` JSON) an HDF5 dataset was collected in.
+
+    (None, None) for a memory file or a path that is not a dataset (training then says why).
+    """
+    if is_memory_file(data) or not data.is_file():
+        return None, None
+    with ExperienceDataset.open(data) as dataset:
+        options = dataset.meta.get("collect", {}).get("world_options", {})
+        return dataset.world, json.dumps(options) if options else None
 
 
 def _print_results(document: dict) -> None:
-    table = Table(title="ami results")
+    table = Table(title="ami results (success rates; planning time)")
+    table.add_column("protocol", no_wrap=True)  # a name a reader copies into --protocol
     for column in (
-        "protocol",
-        "agent success",
-        "random success",
+        "agent",
+        "random",
+        "zero action",
         "episodes",
         "ms / decision",
         "decision s / episode",
@@ -281,18 +352,20 @@ def _print_results(document: dict) -> None:
             name,
             f"{100 * result['success_rate']:.1f} %",
             f"{100 * result['random_success_rate']:.1f} %",
+            f"{100 * result.get('zero_success_rate', float('nan')):.1f} %",
             str(result["episodes"]),
             f"{result['plan_ms_per_call']:.1f}",
             f"{result['plan_seconds_per_episode']:.2f}",
         )
-    Console().print(table)
+    console = Console()
+    Console(width=max(console.width, 96)).print(table)  # no header cut on an 80-column pipe
 
 
 def main() -> NoReturn:
     """Entry point of the `ami` console script: one line and exit 2 for user errors.
 
     Ctrl-C and SIGTERM exit 130 and 143 with `ami: interrupted`, temporary files removed; see
-    `ami.cli_exit.run_app`.
+    `ami.cli.exit.run_app`.
     """
     run_app(app)
 
