@@ -19,7 +19,16 @@ from ami.errors import ConfigError
 from ami.recipes import TINY
 
 BENCHMARKS = ROOT / "benchmarks"
-HELPERS = {"__init__", "cache", "results_file", "speed", "swm_experts", "swm_protocol", "table_report"}  # no command of their own
+# modules with no command of their own
+HELPERS = {
+    "__init__",
+    "cache",
+    "results_file",
+    "speed",
+    "swm_experts",
+    "swm_protocol",
+    "table_report",
+}
 RUNNABLE = sorted(p.stem for p in BENCHMARKS.glob("*.py") if p.stem not in HELPERS)
 
 
