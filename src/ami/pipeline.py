@@ -29,6 +29,7 @@ from ami.evaluation.protocols import EvalProtocol, protocol_by_name, protocols_o
 from ami.evaluation.report import write_html_report
 from ami.evaluation.runner import ProtocolResult, evaluate
 from ami.experience import CollectConfig, ExperienceDataset, WindowDataset, collect_to_file
+from ami.experience.sources import WORLDLESS_PREFIX
 from ami.files import atomic_write_bytes
 from ami.memory import Memory
 from ami.memory.replay import windows_from_memory
@@ -161,13 +162,15 @@ def check_dataset_fits(recipe: Recipe, data: Path) -> None:
                 f"dataset {data} holds {dataset.world!r} experience but the recipe trains a "
                 f"{recipe.collect.world!r} model; use that world's data or recipe"
             )
-        env = make(dataset.world, size=dataset.image_size)
-        world_action_dim = int(np.prod(env.action_space.shape or ()))
-        if dataset.action_dim != world_action_dim:
-            raise DatasetError(
-                f"dataset {data} has actions of size {dataset.action_dim} but world "
-                f"{dataset.world!r} has actions of size {world_action_dim}"
-            )
+        if not dataset.world.startswith(WORLDLESS_PREFIX):  # data:FORMAT has no env to ask
+            env = make(dataset.world, size=dataset.image_size)
+            world_action_dim = int(np.prod(env.action_space.shape or ()))
+            env.close()
+            if dataset.action_dim != world_action_dim:
+                raise DatasetError(
+                    f"dataset {data} has actions of size {dataset.action_dim} but world "
+                    f"{dataset.world!r} has actions of size {world_action_dim}"
+                )
         if dataset.action_dim != recipe.model.env_action_dim:
             raise DatasetError(
                 f"dataset {data} has actions of size {dataset.action_dim} but the model expects "

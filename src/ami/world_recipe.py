@@ -84,6 +84,28 @@ def adapt_recipe(recipe: Recipe, world: str, world_options: dict[str, Any]) -> R
     )
 
 
+def recipe_for_data(world: str, action_size: int, base: Recipe) -> Recipe:
+    """`base` retargeted to experience that no ami world produced (world `data:FORMAT`).
+
+    Only what training needs is derived (the world name and the predictor's action input,
+    `frameskip x action_size`); collection and evaluation need an env, which such data has not.
+
+    Raises:
+        ConfigError: `action_size` is not a positive integer.
+    """
+    if not isinstance(action_size, int) or action_size < 1:
+        raise ConfigError(f"the dataset's action size must be >= 1, got {action_size!r}")
+    collect = replace(base.collect, world=world, world_options={}, policy="random")
+    predictor = replace(base.model.predictor, action_dim=base.model.frameskip * action_size)
+    return replace(
+        base,
+        name=f"{base.name}@{world}",
+        collect=collect,
+        model=replace(base.model, predictor=predictor),
+        train=replace(base.train, symmetries=False),
+    )
+
+
 def parse_world_kwargs(text: str | None) -> dict[str, Any]:
     """The `--world-kwargs` JSON object as a dict (empty without it).
 

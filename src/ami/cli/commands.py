@@ -22,6 +22,14 @@ from ami.checks import (
     require_output_file,
     require_output_folder,
 )
+from ami.cli.data import (
+    ActionKeyOption,
+    CameraOption,
+    MaxEpisodesOption,
+    StateKeyOption,
+    import_command,
+    training_data,
+)
 from ami.cli.exit import run_app
 from ami.cli.live import live
 from ami.cli.memory import memory_app
@@ -45,6 +53,7 @@ from ami.evaluation.protocols import PROTOCOLS, protocol_by_name, protocols_of, 
 from ami.experience import CollectConfig, ExperienceDataset
 from ami.experience.collect import EXPERT_WORLDS
 from ami.experience.collect import POLICIES as POLICY_NAMES
+from ami.experience.sources import WORLDLESS_PREFIX, ImportOptions
 from ami.model import WorldModel
 from ami.pipeline import (
     is_memory_file,
@@ -56,9 +65,9 @@ from ami.pipeline import (
     run_train,
 )
 from ami.planning import SOLVERS
-from ami.recipes import with_solver
+from ami.recipes import image_size, with_solver
 from ami.training.distributed import distributed_session
-from ami.world_recipe import import_world_modules, parse_world_kwargs
+from ami.world_recipe import import_world_modules, parse_world_kwargs, recipe_for_data
 from ami.worlds.goal_distance import distance_names
 
 app = typer.Typer(
@@ -76,6 +85,7 @@ app.add_typer(memory_app, name="memory")
 app.command(name="probe")(probe)
 app.command(name="surprise")(surprise)
 app.command(name="live")(live)
+app.command(name="import")(import_command)
 
 
 @app.command()
@@ -155,10 +165,12 @@ def collect(
 @app.command()
 def train(
     data: Annotated[
-        Path,
+        str,
         typer.Option(
-            help="HDF5 dataset written by `ami collect` (its world is the model's), or an ami "
-            "memory file (its remembered episodes of the recipe's world are replayed)."
+            help="HDF5 dataset written by `ami collect` (its world is the model's), an ami "
+            "memory file (its remembered episodes of the recipe's world are replayed), or a "
+            "dataset of another format as FORMAT:PATH (swm-h5, ogbench, lerobot; imported into "
+            "OUT/imported.h5 first)."
         ),
     ],
     out: Annotated[Path, typer.Option(help="Run folder (checkpoint, metrics, curves).")],
@@ -181,11 +193,19 @@ def train(
     compile_model: Annotated[
         bool, typer.Option("--compile", help="Run the loss through torch.compile.")
     ] = False,
+    camera: CameraOption = None,
+    action_key: ActionKeyOption = None,
+    state_key: StateKeyOption = None,
+    max_episodes: MaxEpisodesOption = None,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
     quiet: QuietOption = False,
 ) -> None:
     """Train a JEPA world model on a dataset or a memory (resumes if OUT holds a checkpoint).
+
+    A dataset of another format is imported first (frames at the recipe's size, actions to
+    [-1, 1]); without `--world` its world is `data:FORMAT`, which trains but has no env to plan
+    in.
 
     Without a recipe the recipe is the dataset's world's (its preset, or one derived from a
     Gymnasium env: action size, settings). Under `torchrun --nproc_per_node=N -m ami train ...`
@@ -194,9 +214,17 @@ def train(
     folder.
     """
     require_output_folder(out)
+    named = resolve_recipe(world, world_kwargs, imports, preset_name, recipe_file, seed)
+    options = ImportOptions(image_size(named), camera, action_key, state_key, max_episodes)
+    named_world = named.collect.world if world is not None else None
+    data_path = training_data(data, out, options, named_world, progress=not quiet)
     if world is None and world_kwargs is None and recipe_file is None:
-        world, world_kwargs = dataset_world(data)
-    recipe = resolve_recipe(world, world_kwargs, imports, preset_name, recipe_file, seed)
+        world, world_kwargs = dataset_world(data_path)
+    if world is not None and world.startswith(WORLDLESS_PREFIX):
+        with ExperienceDataset.open(data_path) as dataset:
+            recipe = recipe_for_data(world, dataset.action_dim, named)
+    else:
+        recipe = resolve_recipe(world, world_kwargs, imports, preset_name, recipe_file, seed)
     changes: dict[str, object] = {"compile": True} if compile_model else {}
     if steps is not None:
         changes["steps"] = steps
@@ -205,7 +233,7 @@ def train(
     recipe = replace(recipe, train=replace_config(recipe.train, **changes))
     seed_everything(seed)
     with distributed_session(resolve_device(device)) as (rank, rank_device):
-        _, result = run_train(recipe, data, out, rank_device, progress=not quiet)
+        _, result = run_train(recipe, data_path, out, rank_device, progress=not quiet)
     if rank.is_main:
         console.print(
             f"trained {result.steps} steps (from {result.resumed_from}) in {result.seconds:.0f}s, "

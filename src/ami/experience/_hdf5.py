@@ -152,7 +152,7 @@ class ChunkedWriter:
             f.create_dataset(
                 name,
                 shape=(0, dim),
-                maxshape=(None, dim),
+                maxshape=(None, dim or None),  # HDF5 chunks no fixed dimension of size 0
                 dtype=np.float32,
                 chunks=(4096, max(dim, 1)),
             )

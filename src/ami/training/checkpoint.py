@@ -39,7 +39,8 @@ STAGING_DIR = f".{CHECKPOINT_DIR}.new"
 PREVIOUS_DIR = f".{CHECKPOINT_DIR}.old"
 TRAINER_STATE = "trainer_state.pt"
 CHECKPOINT_FILES = (WEIGHTS_FILE, CONFIG_FILE, TRAINER_STATE)
-RUN_FILES = (RECIPE_FILE, METRICS_FILE, CHECKPOINT_DIR, STAGING_DIR, PREVIOUS_DIR)
+IMPORTED_FILE = "imported.h5"  # a dataset of another format, read into ami's by `ami train`
+RUN_FILES = (RECIPE_FILE, METRICS_FILE, CHECKPOINT_DIR, STAGING_DIR, PREVIOUS_DIR, IMPORTED_FILE)
 _NOT_OURS = "ami did not write it; move it away or train into another --out"
 _ATOMIC_TEMP = re.compile(r"\.(?:" + "|".join(map(re.escape, CHECKPOINT_FILES)) + r")\.tmp-\d+")
 

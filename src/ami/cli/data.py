@@ -1,0 +1,111 @@
+"""`ami import`: datasets of other formats into ami's; the options that pick what is read.
+
+`ami import SOURCE OUT.h5` reads `FORMAT:PATH` (`swm-h5`, `ogbench`, `lerobot`; or a path whose
+format shows) into an ami dataset; `ami train --data SOURCE` does the same into its run folder
+(`RUN/imported.h5`, reused on resume) before training. See `ami.experience.sources`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ami.checks import require_output_file
+from ami.errors import DatasetError
+from ami.experience.sources import (
+    FORMATS,
+    ImportOptions,
+    detect_format,
+    ensure_imported,
+    import_dataset,
+    parse_source,
+)
+from ami.pipeline import is_memory_file
+from ami.training.checkpoint import IMPORTED_FILE, check_run_folder
+
+console = Console(stderr=True)
+
+CameraOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The frames to read: a LeRobot camera (observation.images.NAME), an HDF5 or npz "
+        "key (default: the format's, or the only camera)."
+    ),
+]
+ActionKeyOption = Annotated[
+    str | None, typer.Option(help="The actions' column (default: action / actions).")
+]
+StateKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The states' column, for evaluation and probes only (default: the format's "
+        "state column; '' for none)."
+    ),
+]
+MaxEpisodesOption = Annotated[
+    int | None, typer.Option(min=1, help="Read at most this many episodes (default: all).")
+]
+SOURCE_HELP = (
+    f"FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}, or a path whose format shows (an ami "
+    "or stable-worldmodel .h5, an OGBench .npz, a LeRobot folder)."
+)
+
+
+def import_command(
+    source: Annotated[str, typer.Argument(help=SOURCE_HELP)],
+    out: Annotated[Path, typer.Argument(help="The ami dataset file to write (.h5).")],
+    image_size: Annotated[
+        int, typer.Option(min=8, max=1024, help="Side of the square frames written.")
+    ] = 64,
+    world: Annotated[
+        str | None,
+        typer.Option(
+            help="The ami world the data was recorded in (e.g. gym:stable_worldmodel:"
+            "swm/TwoRoom-v1), so a model trained on it plans there (default: data:FORMAT, "
+            "training only)."
+        ),
+    ] = None,
+    camera: CameraOption = None,
+    action_key: ActionKeyOption = None,
+    state_key: StateKeyOption = None,
+    max_episodes: MaxEpisodesOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Read a dataset of another format into an ami dataset file (frames resized, actions scaled).
+
+    The actions' scaling (kept where they lie in [-1, 1], else the stated or measured bounds) and
+    the keys read are recorded in the file's meta.
+    """
+    require_output_file(out)
+    options = ImportOptions(image_size, camera, action_key, state_key, max_episodes)
+    path = import_dataset(source, out, options, world=world, progress=not quiet)
+    console.print(f"wrote {path}")
+
+
+def training_data(
+    data: str, out: Path, options: ImportOptions, world: str | None, progress: bool
+) -> Path:
+    """The ami dataset or memory `ami train --data DATA` trains on.
+
+    ami's own HDF5 and memory files are used as they are; any other format is imported into
+    `OUT/imported.h5` (once: a resumed run reuses it).
+
+    Raises:
+        DatasetError: the data is missing, of no known format, or damaged.
+        ConfigError: `out` is not a folder ami may train into.
+    """
+    format_, path = parse_source(data)
+    if format_ is None:
+        if not path.exists():
+            raise DatasetError(f"dataset not found: {path}")
+        if is_memory_file(path):
+            return path
+        format_ = detect_format(path)
+    if format_ == "ami":
+        return path
+    check_run_folder(out)  # before the import writes into it
+    out.mkdir(parents=True, exist_ok=True)
+    return ensure_imported(f"{format_}:{path}", out / IMPORTED_FILE, options, world, progress)
