@@ -262,3 +262,40 @@ def test_ami_trains_on_a_stable_worldmodel_file_from_the_command_line(tmp_path: 
     bad = _ami("import", f"swm-h5:{tmp_path / 'missing.h5'}", str(tmp_path / "y.h5"))
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0, bad.stderr
     assert "missing.h5" in bad.stderr
+
+
+@pytest.mark.slow
+def test_ami_exports_lerobot_and_trains_on_it_again(tmp_path: Path) -> None:
+    _swm_file(tmp_path / "d.h5")
+    assert (
+        _ami("import", str(tmp_path / "d.h5"), str(tmp_path / "ami.h5"), "--quiet").returncode == 0
+    )
+    exported = _ami(
+        "export", str(tmp_path / "lerobot"), "--data", str(tmp_path / "ami.h5"), "--quiet"
+    )
+    assert exported.returncode == 0, exported.stderr
+    info = json.loads((tmp_path / "lerobot" / "meta" / "info.json").read_text())
+    assert info["codebase_version"] == "v3.0" and info["total_episodes"] == len(LENGTHS)
+    run = tmp_path / "run"
+    trained = _ami(
+        "train",
+        "--data",
+        f"lerobot:{tmp_path / 'lerobot'}",
+        "--out",
+        str(run),
+        "--preset",
+        "tiny",
+        "--steps",
+        "2",
+        "--quiet",
+        "--device",
+        "cpu",
+    )
+    assert trained.returncode == 0, trained.stderr
+    with ExperienceDataset.open(run / "imported.h5") as dataset:
+        assert list(dataset.episode_lengths) == list(LENGTHS)
+        np.testing.assert_array_equal(
+            dataset.episode(0).actions, _swm_file(tmp_path / "again.h5")["action"][: LENGTHS[0] - 1]
+        )
+    refused = _ami("export", str(tmp_path / "lerobot"), "--data", str(tmp_path / "ami.h5"))
+    assert refused.returncode == 2 and "lerobot" in refused.stderr  # not empty: never overwritten

@@ -27,6 +27,7 @@ from ami.cli.data import (
     CameraOption,
     MaxEpisodesOption,
     StateKeyOption,
+    export_command,
     import_command,
     training_data,
 )
@@ -86,6 +87,7 @@ app.command(name="probe")(probe)
 app.command(name="surprise")(surprise)
 app.command(name="live")(live)
 app.command(name="import")(import_command)
+app.command(name="export")(export_command)
 
 
 @app.command()

@@ -1,8 +1,10 @@
-"""`ami import`: datasets of other formats into ami's; the options that pick what is read.
+"""`ami import` and `ami export`: datasets of other formats into ami's, and ami's out as LeRobot.
 
 `ami import SOURCE OUT.h5` reads `FORMAT:PATH` (`swm-h5`, `ogbench`, `lerobot`; or a path whose
 format shows) into an ami dataset; `ami train --data SOURCE` does the same into its run folder
-(`RUN/imported.h5`, reused on resume) before training. See `ami.experience.sources`.
+(`RUN/imported.h5`, reused on resume) before training (see `ami.experience.sources`).
+`ami export OUT --to lerobot --data DATA.h5` writes an ami dataset as a LeRobot v3.0 folder
+(`ami.experience.lerobot_export`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import typer
 from rich.console import Console
 
 from ami.checks import require_output_file
-from ami.errors import DatasetError
+from ami.errors import ConfigError, DatasetError
+from ami.experience.lerobot_export import DEFAULT_CAMERA, DEFAULT_TASK, export_dataset_file
 from ami.experience.sources import (
     FORMATS,
     ImportOptions,
@@ -82,6 +85,32 @@ def import_command(
     require_output_file(out)
     options = ImportOptions(image_size, camera, action_key, state_key, max_episodes)
     path = import_dataset(source, out, options, world=world, progress=not quiet)
+    console.print(f"wrote {path}")
+
+
+def export_command(
+    out: Annotated[Path, typer.Argument(help="The folder to write (new or empty).")],
+    data: Annotated[Path, typer.Option(help="The ami dataset file to export (.h5).")],
+    to: Annotated[str, typer.Option(help="The format to write: lerobot (v3.0).")] = "lerobot",
+    fps: Annotated[
+        int | None,
+        typer.Option(min=1, help="Frame rate (default: the one an import recorded, else 10)."),
+    ] = None,
+    task: Annotated[str, typer.Option(help="The task string of every episode.")] = DEFAULT_TASK,
+    camera: Annotated[str, typer.Option(help="The camera's feature key.")] = DEFAULT_CAMERA,
+    codec: Annotated[
+        str, typer.Option(help="Video encoder: libsvtav1 (AV1, LeRobot's default) or libx264.")
+    ] = "libsvtav1",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Write an ami dataset in another format: a LeRobot v3.0 folder (parquet tables, mp4 video).
+
+    Each LeRobot frame carries the action taken at it; an episode's last frame, which no
+    transition leaves, carries zeros (ami's LeRobot reader drops it again).
+    """
+    if to != "lerobot":
+        raise ConfigError(f"--to {to!r}: ami exports to lerobot only")
+    path = export_dataset_file(data, out, fps, task, camera, codec, progress=not quiet)
     console.print(f"wrote {path}")
 
 
