@@ -238,6 +238,24 @@ class ExperienceDataset:
         states = self._finite("states", f["states"][start : start + length], start)
         return Episode(pixels=f["pixels"][start : start + length], actions=actions, states=states)
 
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of all the frames, decoded (`F h w 3`)."""
+        return int(self._file["pixels"].size)
+
+    def load_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Actions float32 `[F, A]` and states float32 `[F, S]`, without the frames.
+
+        Raises:
+            DatasetError: the file cannot be read, or an action or state is NaN or infinite.
+        """
+        try:
+            actions = self._finite("actions", self._file["actions"][()])
+            states = self._finite("states", self._file["states"][()])
+        except OSError as exc:
+            raise DatasetError(f"corrupt dataset ({exc}): {self.path}") from exc
+        return actions, states
+
     def load_arrays(self, progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Read every frame into memory, sequentially by chunks.
 

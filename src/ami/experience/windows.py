@@ -18,6 +18,7 @@ import torch
 from ami.errors import ConfigError, DatasetError, ShapeError
 from ami.experience._hdf5 import first_non_finite
 from ami.experience.dataset import ExperienceDataset
+from ami.experience.disk_frames import DiskFrames, should_stream
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class WindowDataset(torch.utils.data.Dataset):
 
     def __init__(
         self,
-        pixels: np.ndarray | torch.Tensor,
+        pixels: np.ndarray | torch.Tensor | DiskFrames,
         actions: np.ndarray | torch.Tensor,
         states: np.ndarray | torch.Tensor,
         episode_starts: np.ndarray,
@@ -67,7 +68,8 @@ class WindowDataset(torch.utils.data.Dataset):
         when they already are float32 CPU arrays. Move sampled batches to the training device.
 
         Args:
-            pixels: uint8 `[F, h, w, 3]`, every frame (as from `ExperienceDataset.load_arrays`).
+            pixels: uint8 `[F, h, w, 3]`, every frame (as from `ExperienceDataset.load_arrays`),
+                or `DiskFrames` of a dataset file (read as batches ask for them).
             actions: float32 `[F, A]`, row `f` leads from frame `f` to `f + 1`.
             states: float32 `[F, S]`.
             episode_starts: int `[E]`, first frame of each episode.
@@ -80,14 +82,20 @@ class WindowDataset(torch.utils.data.Dataset):
             DatasetError: an action or state is NaN or infinite, or no episode is long enough for
                 one window.
         """
-        pixels = torch.as_tensor(pixels).cpu()
+        store: torch.Tensor | DiskFrames
+        if isinstance(pixels, DiskFrames):
+            store = pixels  # already channels first, read from the file as batches ask
+        else:
+            tensor = torch.as_tensor(pixels).cpu()
+            if tensor.dtype != torch.uint8 or tensor.ndim != 4 or tensor.shape[3] != 3:
+                raise ShapeError(
+                    f"pixels must be uint8 [F, h, w, 3], got {tensor.dtype} {list(tensor.shape)}"
+                )
+            # Channels first once here, so that a batch is one contiguous gather: [F, 3, h, w]
+            store = tensor.permute(0, 3, 1, 2).contiguous()
         actions = torch.as_tensor(actions, dtype=torch.float32).cpu()
         states = torch.as_tensor(states, dtype=torch.float32).cpu()
-        frames = pixels.shape[0]
-        if pixels.dtype != torch.uint8 or pixels.ndim != 4 or pixels.shape[3] != 3:
-            raise ShapeError(
-                f"pixels must be uint8 [F, h, w, 3], got {pixels.dtype} {list(pixels.shape)}"
-            )
+        frames = store.shape[0]
         if actions.ndim != 2 or actions.shape[0] != frames:
             raise ShapeError(f"actions must be [F={frames}, A], got {list(actions.shape)}")
         if states.ndim != 2 or states.shape[0] != frames:
@@ -103,8 +111,7 @@ class WindowDataset(torch.utils.data.Dataset):
         if starts.shape != lengths.shape or (starts + lengths > frames).any():
             raise ShapeError(f"episode index does not fit the {frames} frames")
         ids = np.arange(len(starts)) if episode_ids is None else np.asarray(episode_ids, np.int64)
-        # Channels first once here, so that a batch is one contiguous gather: [F, 3, h, w]
-        self.pixels = pixels.permute(0, 3, 1, 2).contiguous()
+        self.pixels = store
         self.actions, self.states = actions.contiguous(), states.contiguous()
         self.config = config
         self._index(starts, lengths, ids)
@@ -130,11 +137,30 @@ class WindowDataset(torch.utils.data.Dataset):
 
     @classmethod
     def from_file(
-        cls, path: str | os.PathLike[str], config: WindowConfig, progress: bool = True
+        cls,
+        path: str | os.PathLike[str],
+        config: WindowConfig,
+        progress: bool = True,
+        stream: bool | None = None,
     ) -> WindowDataset:
-        """Load every frame of the dataset at `path` and index its windows."""
+        """Index the windows of the dataset at `path`, its frames loaded or streamed.
+
+        Args:
+            path: an ami dataset file.
+            config: window length and frameskip.
+            progress: show a progress bar while loading the frames.
+            stream: read the frames from the file as batches ask for them (`DiskFrames`)
+                instead of loading them; None: stream where the frames take more than half of
+                the memory this process may use (`disk_frames.memory_budget`).
+        """
         with ExperienceDataset.open(path) as dataset:
-            pixels, actions, states = dataset.load_arrays(progress=progress)
+            if stream is None:
+                stream = should_stream(dataset.frame_bytes)
+            if stream:
+                actions, states = dataset.load_columns()
+                pixels: np.ndarray | DiskFrames = DiskFrames(path)
+            else:
+                pixels, actions, states = dataset.load_arrays(progress=progress)
             return cls(
                 pixels, actions, states, dataset.episode_starts, dataset.episode_lengths, config
             )
@@ -216,7 +242,10 @@ class WindowDataset(torch.utils.data.Dataset):
         frames = first + self._frame_offsets  # [B, T]
         steps = first + self._action_offsets  # [B, (T-1) k]
         batch, length = frames.shape
-        pixels = np.take(self.pixels.numpy(), frames.reshape(-1), axis=0)  # [B T, 3, h, w]
+        if isinstance(self.pixels, DiskFrames):  # [B T, 3, h, w], read window by window
+            pixels = self.pixels.take_windows(starts.numpy(), self._frame_offsets)
+        else:
+            pixels = np.take(self.pixels.numpy(), frames.reshape(-1), axis=0)  # [B T, 3, h, w]
         actions = np.take(self.actions.numpy(), steps.reshape(-1), axis=0)  # [B (T-1) k, A]
         states = np.take(self.states.numpy(), frames.reshape(-1), axis=0)  # [B T, S]
         return {
