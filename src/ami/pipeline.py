@@ -21,6 +21,7 @@ import torch
 from ami.agent import Agent, PlanningAgent
 from ami.agent.actor import Actor
 from ami.agent.two_mode import ModeConfig, TwoModeAgent
+from ami.checks import checkpoint_folder
 from ami.config import config_to_dict
 from ami.errors import ConfigError, DatasetError
 from ami.evaluation.episodes_gif import write_episodes_gif
@@ -41,6 +42,7 @@ from ami.training import TrainResult, train
 from ami.training.checkpoint import check_run_folder
 from ami.training.colour_shift import ColourShiftWindows
 from ami.training.distributed import current_rank
+from ami.training.stages import load_encoder
 from ami.training.symmetry import SymmetricWindows
 from ami.training.trainer import METRICS_FILE, WindowSampler
 from ami.worlds import make
@@ -69,16 +71,29 @@ def run_train(
     progress: bool = True,
     callbacks: Sequence[Callable[[WorldModel, int], None]] = (),
     windows: WindowDataset | None = None,
+    encoder_from: Path | None = None,
 ) -> tuple[WorldModel, TrainResult]:
     """Train a world model on `data` (HDF5 experience or a memory file); writes the run folder.
 
     `callbacks` are called with `(model, step)` at every logged step (e.g. to evaluate the model
     part-way through training). `windows`, when given, are `training_windows(recipe, data)`
-    already loaded (not loaded again). Under torchrun each rank trains on its own shard of the
-    training episodes and only rank 0 writes the run folder.
+    already loaded (not loaded again). `encoder_from` (a checkpoint, run or demo folder) starts
+    the encoder from that model's (the second stage of learning from video,
+    `ami.training.stages`; recorded in the checkpoint's metadata). Under torchrun each rank
+    trains on its own shard of the training episodes and only rank 0 writes the run folder.
+
+    Raises:
+        ConfigError: `recipe.train.freeze_encoder` without `encoder_from`, or an encoder config
+            that differs from `encoder_from`'s.
     """
     rank = current_rank()
+    if recipe.train.freeze_encoder and encoder_from is None:
+        raise ConfigError(
+            "TrainConfig.freeze_encoder keeps the encoder as it starts: name a pre-trained "
+            "model to start it from (--encoder-from)"
+        )
     check_run_folder(run_dir, recipe.train.steps)  # before the data is loaded, recipe.json written
+    source = None if encoder_from is None else checkpoint_folder(encoder_from)
     if windows is None:
         windows = training_windows(recipe, data, progress=progress and rank.is_main)
     train_windows, valid_windows = windows.split(recipe.valid_fraction, seed=recipe.train.seed)
@@ -87,6 +102,16 @@ def run_train(
     sampler = augmented(recipe, train_windows)
     torch.manual_seed(recipe.train.seed)
     model = WorldModel(recipe.model).to(device)
+    metadata: dict[str, Any] = {
+        "world": recipe.collect.world,
+        "dataset": str(data),
+        "recipe": recipe.name,
+    }
+    if source is not None:
+        metadata["encoder_from"] = {
+            "checkpoint": str(source),
+            "version": load_encoder(model, source),
+        }
     if rank.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_recipe(recipe, run_dir / "recipe.json")
@@ -96,7 +121,7 @@ def run_train(
         valid_windows,
         recipe.train,
         run_dir,
-        metadata={"world": recipe.collect.world, "dataset": str(data), "recipe": recipe.name},
+        metadata=metadata,
         progress=progress,
         callbacks=[_with_model(callback, model) for callback in callbacks],
     )
@@ -155,8 +180,18 @@ def _with_model(
 
 
 def check_dataset_fits(recipe: Recipe, data: Path) -> None:
-    """Refuse a dataset whose world, action size or image size differs from the recipe's."""
+    """Refuse a dataset whose world, action size or image size differs from the recipe's.
+
+    Learning from frames alone (`TrainConfig.actions = "none"`) reads no actions, so their size
+    does not matter then; a dataset without actions (imported from video) needs it.
+    """
+    frames_only = recipe.train.actions == "none"
     with ExperienceDataset.open(data) as dataset:
+        if not frames_only and dataset.meta.get("actions") == "none":
+            raise DatasetError(
+                f"dataset {data} has no actions (its frames come from video): train on it with "
+                "--actions none (TrainConfig.actions), then on action-labelled data"
+            )
         if dataset.world != recipe.collect.world:
             raise DatasetError(
                 f"dataset {data} holds {dataset.world!r} experience but the recipe trains a "
@@ -166,12 +201,12 @@ def check_dataset_fits(recipe: Recipe, data: Path) -> None:
             env = make(dataset.world, size=dataset.image_size)
             world_action_dim = int(np.prod(env.action_space.shape or ()))
             env.close()
-            if dataset.action_dim != world_action_dim:
+            if dataset.action_dim != world_action_dim and not frames_only:
                 raise DatasetError(
                     f"dataset {data} has actions of size {dataset.action_dim} but world "
                     f"{dataset.world!r} has actions of size {world_action_dim}"
                 )
-        if dataset.action_dim != recipe.model.env_action_dim:
+        if dataset.action_dim != recipe.model.env_action_dim and not frames_only:
             raise DatasetError(
                 f"dataset {data} has actions of size {dataset.action_dim} but the model expects "
                 f"{recipe.model.env_action_dim}"

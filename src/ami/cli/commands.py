@@ -29,6 +29,7 @@ from ami.cli.data import (
     StateKeyOption,
     export_command,
     import_command,
+    require_actions_for,
     training_data,
 )
 from ami.cli.exit import run_app
@@ -195,6 +196,27 @@ def train(
     compile_model: Annotated[
         bool, typer.Option("--compile", help="Run the loss through torch.compile.")
     ] = False,
+    actions: Annotated[
+        str | None,
+        typer.Option(
+            help="given (learn from the data's actions) or none (frames alone: the encoder and "
+            "an action-free predictor; takes video:PATH, an .mp4 or a folder of them) "
+            "(default: recipe's)."
+        ),
+    ] = None,
+    encoder_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Start the encoder from this model's (a run, checkpoint or demo folder, e.g. "
+            "one trained with --actions none); its encoder config must be the recipe's."
+        ),
+    ] = None,
+    freeze_encoder: Annotated[
+        bool,
+        typer.Option(
+            "--freeze-encoder", help="Keep the --encoder-from encoder fixed; learn the predictor."
+        ),
+    ] = False,
     camera: CameraOption = None,
     action_key: ActionKeyOption = None,
     state_key: StateKeyOption = None,
@@ -209,6 +231,11 @@ def train(
     [-1, 1]); without `--world` its world is `data:FORMAT`, which trains but has no env to plan
     in.
 
+    Learning from video: `--actions none` pre-trains the encoder and an action-free predictor
+    on frames alone (any dataset, or `video:PATH`: an .mp4 or a folder of them); then
+    `--encoder-from RUN [--freeze-encoder]` learns the action-conditioned predictor on
+    action-labelled data from that encoder.
+
     Without a recipe the recipe is the dataset's world's (its preset, or one derived from a
     Gymnasium env: action size, settings). Under `torchrun --nproc_per_node=N -m ami train ...`
     the N processes train one model with DistributedDataParallel (gloo on CPU, NCCL on CUDA),
@@ -216,8 +243,15 @@ def train(
     folder.
     """
     require_output_folder(out)
+    if freeze_encoder and encoder_from is None:
+        raise ConfigError(
+            "--freeze-encoder keeps a pre-trained encoder: name it with --encoder-from"
+        )
     named = resolve_recipe(world, world_kwargs, imports, preset_name, recipe_file, seed)
-    options = ImportOptions(image_size(named), camera, action_key, state_key, max_episodes)
+    require_actions_for(data, actions or named.train.actions)
+    options = ImportOptions(
+        image_size(named), camera, action_key, state_key, max_episodes, named.model.env_action_dim
+    )
     named_world = named.collect.world if world is not None else None
     data_path = training_data(data, out, options, named_world, progress=not quiet)
     if world is None and world_kwargs is None and recipe_file is None:
@@ -232,10 +266,16 @@ def train(
         changes["steps"] = steps
     if precision is not None:
         changes["precision"] = precision
+    if actions is not None:
+        changes["actions"] = actions
+    if freeze_encoder:
+        changes["freeze_encoder"] = True
     recipe = replace(recipe, train=replace_config(recipe.train, **changes))
     seed_everything(seed)
     with distributed_session(resolve_device(device)) as (rank, rank_device):
-        _, result = run_train(recipe, data_path, out, rank_device, progress=not quiet)
+        _, result = run_train(
+            recipe, data_path, out, rank_device, not quiet, encoder_from=encoder_from
+        )
     if rank.is_main:
         console.print(
             f"trained {result.steps} steps (from {result.resumed_from}) in {result.seconds:.0f}s, "

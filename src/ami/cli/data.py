@@ -1,7 +1,7 @@
 """`ami import` and `ami export`: datasets of other formats into ami's, and ami's out as LeRobot.
 
-`ami import SOURCE OUT.h5` reads `FORMAT:PATH` (`swm-h5`, `ogbench`, `lerobot`; or a path whose
-format shows) into an ami dataset; `ami train --data SOURCE` does the same into its run folder
+`ami import SOURCE OUT.h5` reads `FORMAT:PATH` (`swm-h5`, `ogbench`, `lerobot`, `video`; or a path
+whose format shows) into an ami dataset; `ami train --data SOURCE` does the same into its run folder
 (`RUN/imported.h5`, reused on resume) before training (see `ami.experience.sources`).
 `ami export OUT --to lerobot --data DATA.h5` writes an ami dataset as a LeRobot v3.0 folder
 (`ami.experience.lerobot_export`).
@@ -19,6 +19,7 @@ from ami.checks import require_output_file
 from ami.errors import ConfigError, DatasetError
 from ami.experience.lerobot_export import DEFAULT_CAMERA, DEFAULT_TASK, export_dataset_file
 from ami.experience.sources import (
+    ACTION_FREE_FORMATS,
     FORMATS,
     ImportOptions,
     detect_format,
@@ -26,6 +27,7 @@ from ami.experience.sources import (
     import_dataset,
     parse_source,
 )
+from ami.experience.sources.video import is_video_source
 from ami.pipeline import is_memory_file
 from ami.training.checkpoint import IMPORTED_FILE, check_run_folder
 
@@ -138,3 +140,20 @@ def training_data(
     check_run_folder(out)  # before the import writes into it
     out.mkdir(parents=True, exist_ok=True)
     return ensure_imported(f"{format_}:{path}", out / IMPORTED_FILE, options, world, progress)
+
+
+def require_actions_for(data: str, actions: str) -> None:
+    """Refuse, before any import, to learn from the actions of a source that has none (video).
+
+    Raises:
+        ConfigError: `data` is a video source and `actions` is not "none".
+        DatasetError: `data` names an unknown format.
+    """
+    format_, path = parse_source(data)
+    if format_ is None and path.exists() and is_video_source(path):
+        format_ = "video"
+    if format_ in ACTION_FREE_FORMATS and actions != "none":
+        raise ConfigError(
+            f"--data {data} is video, frames without actions: pre-train on it with --actions "
+            "none, then train on action-labelled data with --encoder-from"
+        )

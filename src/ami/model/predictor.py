@@ -6,6 +6,10 @@ zero, so each block starts as the identity — the action conditioning of DiT an
 is added to the current embedding: the predictor learns the change. The prediction at t reads only
 `z[t−history+1 … t]` and `a[t]`, so it is causal by construction.
 
+Without actions (`a = None`: learning from video, `TrainConfig.actions = "none"`) the action
+path is skipped: each block runs unmodulated (`x + mlp(norm(x))`), so the prediction cannot
+depend on any action and the action embedding and modulation take no part in the loss.
+
 This design was chosen over LeWM's causal transformer for speed on a CPU: planning rolls out
 hundreds of candidates step by step, and the per-step cost here is a few small matrix products
 (the action modulations of all H steps are computed in one batched call up front).
@@ -62,8 +66,13 @@ class AdaLNZeroBlock(nn.Module):
         self.norm = nn.LayerNorm(width, elementwise_affine=False)
         self.mlp = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))
 
-    def forward(self, x: Tensor, modulation: Tensor) -> Tensor:
-        """`x [..., W]`, `modulation [..., 3W]` (shift, scale, gate) → `[..., W]`."""
+    def forward(self, x: Tensor, modulation: Tensor | None) -> Tensor:
+        """`x [..., W]`, `modulation [..., 3W]` (shift, scale, gate) → `[..., W]`.
+
+        Without a modulation (no actions) the block is a plain pre-norm residual MLP.
+        """
+        if modulation is None:
+            return x + self.mlp(self.norm(x))
         shift, scale, gate = modulation.chunk(3, dim=-1)
         return x + gate * self.mlp(self.norm(x) * (1 + scale) + shift)
 
@@ -86,48 +95,55 @@ class MLPPredictor(nn.Module):
         self.blocks = nn.ModuleList(AdaLNZeroBlock(width) for _ in range(config.depth))
         self.output = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, config.embed_dim))
 
-    def modulations(self, a: Tensor) -> Tensor:
-        """Per-block modulations of actions `a [..., A]` → `[..., depth, 3W]`."""
+    def modulations(self, a: Tensor | None) -> Tensor | None:
+        """Per-block modulations of actions `a [..., A]` → `[..., depth, 3W]` (None without)."""
+        if a is None:
+            return None
         mods = self.modulation(self.action_embed(a))
         return mods.unflatten(-1, (self.config.depth, 3 * self.config.hidden))
 
-    def step(self, context: Tensor, mods: Tensor) -> Tensor:
+    def step(self, context: Tensor, mods: Tensor | None) -> Tensor:
         """One prediction from `context [..., history, D]` (oldest first) and modulations.
 
         Args:
             context: `[..., history, D]` embeddings, oldest first.
-            mods: `[..., depth, 3W]` from `modulations`.
+            mods: `[..., depth, 3W]` from `modulations`, or None (no actions).
 
         Returns:
             `z_next [..., D]`.
         """
         x = self.input(context.flatten(-2))
         for index, block in enumerate(self.blocks):
-            x = block(x, mods[..., index, :])
+            x = block(x, None if mods is None else mods[..., index, :])
         return context[..., -1, :] + self.output(x)
 
-    def forward(self, z: Tensor, a: Tensor) -> Tensor:
+    def forward(self, z: Tensor, a: Tensor | None) -> Tensor:
         """Predict the next embedding at every time step.
 
         Args:
             z: `[B, T, D]` embeddings.
-            a: `[B, T, A]` actions taken after each embedding.
+            a: `[B, T, A]` actions taken after each embedding, or None (action-free).
 
         Returns:
             `z_next [B, T, D]`; entry t depends only on `z[:, :t+1]` and `a[:, t]`.
         """
         return self.step(history_windows(z, self.config.history), self.modulations(a))
 
-    def rollout(self, window: Tensor, actions: Tensor) -> Tensor:
-        """Autoregressive imagination from `window [N, history, D]` under `actions [N, H, A]`.
+    def rollout(self, window: Tensor, actions: Tensor | None, horizon: int) -> Tensor:
+        """Autoregressive imagination from `window [N, history, D]` for `horizon` steps.
+
+        Args:
+            window: `[N, history, D]` embeddings, oldest first.
+            actions: `[N, H, A]` with `H == horizon`, or None (action-free).
+            horizon: H, the steps imagined.
 
         Returns:
             `z_future [N, H, D]`.
         """
         mods = self.modulations(actions)  # [N, H, depth, 3W], one batched call for all steps
         futures = []
-        for h in range(actions.shape[1]):
-            z_next = self.step(window, mods[:, h])
+        for h in range(horizon):
+            z_next = self.step(window, None if mods is None else mods[:, h])
             futures.append(z_next)
             window = torch.cat([window[:, 1:], z_next.unsqueeze(1)], dim=1)
         return torch.stack(futures, dim=1)

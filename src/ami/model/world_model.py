@@ -106,37 +106,51 @@ class WorldModel(nn.Module):
         """`pixels uint8 [B, T, 3, h, w]` → `z [B, T, D]`."""
         return self.encoder(pixels)
 
-    def predict(self, z: Tensor, a: Tensor) -> Tensor:
-        """`z [B, T, D]`, `a [B, T, A]` → `z_next [B, T, D]`, causal in T."""
-        if z.dim() != 3 or a.dim() != 3 or z.shape[:2] != a.shape[:2]:
+    def predict(self, z: Tensor, a: Tensor | None) -> Tensor:
+        """`z [B, T, D]`, `a [B, T, A]` → `z_next [B, T, D]`, causal in T.
+
+        `a = None` predicts without actions (the predictor's action path skipped).
+        """
+        if z.dim() != 3 or (a is not None and (a.dim() != 3 or z.shape[:2] != a.shape[:2])):
             raise ShapeError(
                 f"predict expects z [B, T, D] and a [B, T, A] with equal B, T; "
-                f"got {tuple(z.shape)} and {tuple(a.shape)}"
+                f"got {tuple(z.shape)} and {None if a is None else tuple(a.shape)}"
             )
-        if a.shape[-1] != self.action_dim:
+        if a is not None and a.shape[-1] != self.action_dim:
             raise ShapeError(f"model actions have size {self.action_dim}, got {a.shape[-1]}")
         return self.predictor(z, a)
 
-    def rollout(self, z_history: Tensor, actions: Tensor) -> Tensor:
+    def rollout(
+        self, z_history: Tensor, actions: Tensor | None, horizon: int | None = None
+    ) -> Tensor:
         """Imagine the embeddings that `actions` lead to, one batched predictor call per step.
 
         Args:
             z_history: `[N, t, D]` embeddings observed so far (the last `history` are used).
-            actions: `[N, H, A]` candidate action sequences.
+            actions: `[N, H, A]` candidate action sequences, or None: imagine `horizon` steps
+                without actions (action-free pre-training).
+            horizon: H where `actions` is None (otherwise `actions.shape[1]`).
 
         Returns:
             `z_future [N, H, D]`: the imagined embedding after each action.
         """
-        if z_history.dim() != 3 or actions.dim() != 3 or z_history.shape[0] != actions.shape[0]:
+        if actions is not None:
+            if z_history.dim() != 3 or actions.dim() != 3 or z_history.shape[0] != len(actions):
+                raise ShapeError(
+                    f"rollout expects z_history [N, t, D] and actions [N, H, A]; "
+                    f"got {tuple(z_history.shape)} and {tuple(actions.shape)}"
+                )
+            horizon = actions.shape[1]
+        elif z_history.dim() != 3 or horizon is None or horizon < 1:
             raise ShapeError(
-                f"rollout expects z_history [N, t, D] and actions [N, H, A]; "
-                f"got {tuple(z_history.shape)} and {tuple(actions.shape)}"
+                f"an action-free rollout expects z_history [N, t, D] and a positive horizon; "
+                f"got {tuple(z_history.shape)} and {horizon!r}"
             )
         window = z_history[:, -self.history :]
         if window.shape[1] < self.history:
             pad = window[:, :1].expand(-1, self.history - window.shape[1], -1)
             window = torch.cat([pad, window], dim=1)
-        return self.predictor.rollout(window, actions)
+        return self.predictor.rollout(window, actions, horizon)
 
     def version(self) -> str:
         """A short digest of the weights (12 hex digits): what memory tags embeddings with.

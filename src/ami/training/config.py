@@ -27,7 +27,9 @@ from ami.errors import ConfigError
 from ami.model import SIGRegConfig
 from ami.training.objective import ObjectiveConfig
 
-__all__ = ["StepCallback", "TrainConfig", "TrainResult", "WindowSampler"]
+__all__ = ["ACTIONS", "StepCallback", "TrainConfig", "TrainResult", "WindowSampler"]
+
+ACTIONS = ("given", "none")  # TrainConfig.actions: learn from the actions, or from frames alone
 
 
 class WindowSampler(Protocol):
@@ -84,6 +86,11 @@ class TrainConfig:
             (`ami.training.colour_shift`), so the encoder learns to ignore colour (0: none).
         symmetries: train on every window moved by a random symmetry of the world (quarter
             turns, mirror images: `ami.training.symmetry`); only for worlds that declare them.
+        actions: "given" (the predictor is conditioned on the data's actions) or "none" (frames
+            alone, e.g. video: the predictor runs without its action path, which is not
+            trained, so the loss does not depend on the actions; `ami.training.stages`).
+        freeze_encoder: keep the encoder as it starts (no gradient, not in the optimiser, its
+            BatchNorm statistics kept): the second stage on an encoder pre-trained elsewhere.
         objective: loss weights.
         sigreg: the SIGReg statistic's settings.
     """
@@ -103,6 +110,8 @@ class TrainConfig:
     loader_workers: int = 0
     colour_shift: float = 0.0
     symmetries: bool = False
+    actions: str = "given"
+    freeze_encoder: bool = False
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     sigreg: SIGRegConfig = field(default_factory=SIGRegConfig)
 
@@ -121,10 +130,12 @@ class TrainConfig:
             raise ConfigError(
                 f"TrainConfig.compile must be true, false or auto, got {self.compile!r}"
             )
-        if not isinstance(self.symmetries, bool):
-            raise ConfigError(
-                f"TrainConfig.symmetries must be true or false, got {self.symmetries!r}"
-            )
+        require_choice("TrainConfig", "actions", self.actions, ACTIONS)
+        for name in ("symmetries", "freeze_encoder"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"TrainConfig.{name} must be true or false, got {getattr(self, name)!r}"
+                )
 
 
 @dataclass(frozen=True)

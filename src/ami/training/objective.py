@@ -8,6 +8,10 @@ No reconstruction, no reward, no EMA target and no stop-gradient: SIGReg alone k
 embeddings from collapsing (as in LeWM). With `rollout_weight > 0` the predictor is also rolled
 forward from the first embedding on its own outputs for the whole window, and the error of that
 imagined trajectory is added, so that long imagined rollouts stay on the data manifold.
+
+With `actions = None` (`TrainConfig.actions = "none"`: frames alone, e.g. video) the predictor
+runs without its action path, so the loss is the same whatever actions the batch holds: the
+encoder and an action-free predictor learn from frames alone.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ def jepa_loss(
     model: WorldModel,
     sigreg: Callable[[Tensor], Tensor],
     pixels: Tensor,
-    actions: Tensor,
+    actions: Tensor | None,
     config: ObjectiveConfig,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Loss on one batch of windows.
@@ -54,7 +58,8 @@ def jepa_loss(
         model: the world model being trained.
         sigreg: the anti-collapse regulariser (`SIGReg`), `z [B, T, D]` → scalar.
         pixels: `uint8 [B, T, 3, h, w]`.
-        actions: `[B, T-1, A]` model-level actions between consecutive frames.
+        actions: `[B, T-1, A]` model-level actions between consecutive frames, or None to
+            learn without actions (the predictor's action path skipped).
         config: loss weights.
 
     Returns:
@@ -68,8 +73,9 @@ def jepa_loss(
     regulariser = sigreg(z)
     loss = pred_loss + config.sigreg_weight * regulariser
     parts = {"pred_loss": pred_loss.detach(), "sigreg": regulariser.detach()}
-    if config.rollout_weight > 0 and actions.shape[1] > 1:
-        imagined = model.rollout(z[:, :1], actions)
+    steps = pixels.shape[1] - 1
+    if config.rollout_weight > 0 and steps > 1:
+        imagined = model.rollout(z[:, :1], actions, steps)
         rollout_loss = F.mse_loss(imagined, target)
         loss = loss + config.rollout_weight * rollout_loss
         parts["rollout_loss"] = rollout_loss.detach()

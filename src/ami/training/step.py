@@ -52,7 +52,7 @@ class TrainStep:
             sync_batchnorm(model)
         sigreg = SeededSIGReg(SIGReg(config.sigreg).to(self.device), sigreg_generator)
         loss = data_parallel(_Loss(model, sigreg, config.objective), self.device)
-        self.loss: Callable[[Tensor, Tensor], tuple[Tensor, dict[str, Tensor]]] = (
+        self.loss: Callable[[Tensor, Tensor | None], tuple[Tensor, dict[str, Tensor]]] = (
             torch.compile(loss) if compiled else loss
         )
 
@@ -60,6 +60,8 @@ class TrainStep:
         self, pixels: Tensor, actions: Tensor, lr: float, step: int | None = None
     ) -> dict[str, float]:
         """Step on `pixels uint8 [B, T, 3, h, w]` and `actions [B, T-1, A]` at learning rate `lr`.
+
+        Under `TrainConfig.actions = "none"` the actions are not passed to the loss at all.
 
         `step` (counted from 1), where given, is the step an error names. The check costs no
         synchronisation of its own: it reads the floats that are logged anyway, averaged over
@@ -74,10 +76,11 @@ class TrainStep:
         """
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        given = None if self.config.actions == "none" else actions  # frames alone: no actions
         with precision_context(self.config.precision, self.device):
             loss, tensors = self.loss(
                 pixels.to(self.device, non_blocking=True),
-                actions.to(self.device, non_blocking=True),
+                None if given is None else given.to(self.device, non_blocking=True),
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -182,7 +185,7 @@ class _Loss(torch.nn.Module):
         super().__init__()
         self.model, self.sigreg, self.objective = model, sigreg, objective
 
-    def forward(self, pixels: Tensor, actions: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, pixels: Tensor, actions: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
         """`jepa_loss` of the batch: the scalar loss and its parts."""
         return jepa_loss(self.model, self.sigreg, pixels, actions, self.objective)
 

@@ -61,6 +61,7 @@ from ami.training.config import StepCallback, TrainConfig, TrainResult, WindowSa
 from ami.training.distributed import barrier, current_rank, step_generator
 from ami.training.objective import embedding_std, jepa_loss, loss_floats
 from ami.training.schedule import warmup_cosine
+from ami.training.stages import train_mode, trainable_parameters
 from ami.training.step import SeededSIGReg, TrainStep, require_finite_weights
 
 __all__ = [
@@ -102,8 +103,8 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         recover_checkpoint(run_dir)
     barrier()  # every rank reads the checkpoint rank 0 may just have recovered
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    optimizer = torch.optim.AdamW(  # a frozen part is not in it (`ami.training.stages`)
+        trainable_parameters(model, config), lr=config.lr, weight_decay=config.weight_decay
     )
     sigreg_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
     resumed = resume(model, optimizer, sigreg_generator, run_dir)
@@ -121,7 +122,7 @@ def train(
     calibrated_at = -1
     metrics: dict[str, float] = {}
     started = time.perf_counter()
-    model.train()
+    train_mode(model, config)
     with (
         _progress_bar(progress and rank.is_main) as bar,
         _metrics_log(run_dir, rank.is_main) as log,
@@ -242,7 +243,12 @@ def recalibrate_batchnorm(
 def _recalibrate(
     model: WorldModel, windows: WindowSampler, config: TrainConfig, rank: int, step: int
 ) -> None:
-    """`recalibrate_batchnorm` with batches of its own stream (every rank takes part under DDP)."""
+    """`recalibrate_batchnorm` with batches of its own stream (every rank takes part under DDP).
+
+    A frozen encoder keeps its statistics (the predictor has no BatchNorm).
+    """
+    if config.freeze_encoder:
+        return
     generator = step_generator(config.seed, rank, step, stream=1)
     recalibrate_batchnorm(model, windows, config.batch_size, generator)
 
@@ -253,12 +259,13 @@ def _validate(model: WorldModel, windows: WindowSampler, config: TrainConfig) ->
     model.eval()
     sigreg = SIGReg(config.sigreg, gather=False).to(model.device)
     batch = windows.sample(config.batch_size, torch.Generator().manual_seed(12345))
-    pixels, actions = batch["pixels"].to(model.device), batch["actions"].to(model.device)
+    pixels = batch["pixels"].to(model.device)
+    actions = None if config.actions == "none" else batch["actions"].to(model.device)
     directions = torch.Generator(device=model.device).manual_seed(config.seed + 2)
     _, parts = jepa_loss(model, SeededSIGReg(sigreg, directions), pixels, actions, config.objective)
     result = {f"valid_{k}": v for k, v in loss_floats(parts).items()}
     result["valid_embedding_std"] = embedding_std(model, pixels)
-    model.train()
+    train_mode(model, config)
     return result
 
 

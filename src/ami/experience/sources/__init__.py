@@ -5,6 +5,10 @@ Formats (`FORMATS`):
 - `swm-h5`: stable-worldmodel's and LeWM's HDF5 (`pixels`, `action`, `ep_len`, `ep_offset`);
 - `ogbench`: OGBench's `.npz` (`observations`, `actions`, `terminals`, `qpos`, `qvel`);
 - `lerobot`: a LeRobot v3.0 or v2.1 dataset folder (`meta/info.json`, parquet, mp4);
+- `minari`: a Minari dataset, by id in Minari's local folder or by path (frames replayed where
+  it holds states only);
+- `video`: one video file (`.mp4`, ...) or a folder of them, frames without actions: zero
+  actions, the meta marked `"actions": "none"`, for `ami train --actions none` only;
 - `ami`: ami's own HDF5, as written by `ami collect`.
 
 A path without a prefix is recognised by what it holds (`detect_format`). `import_dataset` reads
@@ -43,7 +47,10 @@ READERS = {
     "swm-h5": "ami.experience.sources.swm_h5:SwmH5Reader",
     "ogbench": "ami.experience.sources.ogbench:OgbenchReader",
     "lerobot": "ami.experience.sources.lerobot:LeRobotReader",
+    "minari": "ami.experience.sources.minari:MinariReader",
+    "video": "ami.experience.sources.video:VideoReader",
 }
+ACTION_FREE_FORMATS = ("video",)  # their imports hold zero actions: meta "actions": "none"
 FORMATS = ("ami", *READERS)
 WORLDLESS_PREFIX = "data:"  # the world of experience that no ami world produced: data:FORMAT
 
@@ -72,16 +79,21 @@ def detect_format(path: Path) -> str:
         DatasetError: `path` is missing or holds no dataset ami reads.
     """
     from ami.experience.sources.swm_h5 import is_swm_h5
+    from ami.experience.sources.video import is_video_source
 
     if not path.exists():
         raise DatasetError(f"dataset not found: {path}")
     if path.is_dir():
         if (path / "meta" / "info.json").is_file():
             return "lerobot"
+        if is_video_source(path):
+            return "video"
         raise DatasetError(
-            f"{path} is a folder without meta/info.json (not a LeRobot dataset); give a dataset "
-            f"file or FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}"
+            f"{path} is a folder without meta/info.json (not a LeRobot dataset) or videos; give "
+            f"a dataset file or FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}"
         )
+    if is_video_source(path):
+        return "video"
     if is_ami_dataset(path):
         return "ami"
     if is_swm_h5(path):
@@ -90,7 +102,7 @@ def detect_format(path: Path) -> str:
         return "ogbench"
     raise DatasetError(
         f"{path}: not a dataset ami recognises (ami or stable-worldmodel HDF5, OGBench .npz, "
-        f"a LeRobot folder); name its format as FORMAT:PATH ({', '.join(FORMATS)})"
+        f"a LeRobot folder, videos); name its format as FORMAT:PATH ({', '.join(FORMATS)})"
     )
 
 
@@ -103,7 +115,7 @@ def open_reader(format_: str, path: Path, options: ImportOptions) -> DatasetRead
     """
     if format_ not in READERS:
         raise DatasetError(f"no reader for format {format_!r}; known: {', '.join(READERS)}")
-    if not path.exists():
+    if format_ != "minari" and not path.exists():  # a Minari id is resolved by its reader
         raise DatasetError(f"dataset not found: {path}")
     module, _, name = READERS[format_].partition(":")
     reader_class = getattr(importlib.import_module(module), name)
@@ -153,6 +165,8 @@ def import_dataset(
             },
             "action_scaling": scaling.as_dict(),
         }
+        if format_ in ACTION_FREE_FORMATS:
+            meta["actions"] = "none"
         episodes = _converted(reader, scaling, options.image_size)
         return write_dataset(out, episodes, meta, progress=progress)
     finally:
@@ -198,6 +212,7 @@ def _recorded_options(options: ImportOptions) -> dict[str, Any]:
         "action_key": options.action_key,
         "state_key": options.state_key,
         "max_episodes": options.max_episodes,
+        "action_dim": options.action_dim,
     }
 
 
@@ -208,6 +223,7 @@ def _converted(reader: DatasetReader, scaling: ActionScaling, size: int) -> Iter
 
 
 __all__ = [
+    "ACTION_FREE_FORMATS",
     "FORMATS",
     "READERS",
     "WORLDLESS_PREFIX",

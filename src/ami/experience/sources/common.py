@@ -158,6 +158,8 @@ class ImportOptions:
         action_key: the column of actions (None: the format's default, e.g. `action`).
         state_key: the column of states (None: the format's default; "" for none).
         max_episodes: read at most this many episodes (None: all).
+        action_dim: the size of the zero actions given to a source without actions (video);
+            `ami train` passes its recipe's env action size.
     """
 
     image_size: int = 64
@@ -165,6 +167,7 @@ class ImportOptions:
     action_key: str | None = None
     state_key: str | None = None
     max_episodes: int | None = None
+    action_dim: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.image_size, int) or not 8 <= self.image_size <= 1024:
@@ -173,6 +176,8 @@ class ImportOptions:
             )
         if self.max_episodes is not None and self.max_episodes < 1:
             raise ConfigError(f"ImportOptions.max_episodes must be >= 1, got {self.max_episodes}")
+        if not isinstance(self.action_dim, int) or self.action_dim < 1:
+            raise ConfigError(f"ImportOptions.action_dim must be >= 1, got {self.action_dim!r}")
 
 
 def square_resized(pixels: np.ndarray, size: int) -> np.ndarray:
