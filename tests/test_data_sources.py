@@ -299,3 +299,26 @@ def test_ami_exports_lerobot_and_trains_on_it_again(tmp_path: Path) -> None:
         )
     refused = _ami("export", str(tmp_path / "lerobot"), "--data", str(tmp_path / "ami.h5"))
     assert refused.returncode == 2 and "lerobot" in refused.stderr  # not empty: never overwritten
+
+
+@pytest.mark.slow
+def test_a_memorys_episodes_export_to_lerobot(tmp_path: Path) -> None:
+    from ami.memory import Memory
+    from ami.memory.replay import remember_experience
+
+    _swm_file(tmp_path / "d.h5")
+    dataset = import_dataset(tmp_path / "d.h5", tmp_path / "ami.h5")
+    with Memory.open(tmp_path / "memory.db") as memory:
+        remember_experience(memory, dataset, lambda f: np.zeros((len(f), 4), np.float32), "v0")
+    exported = _ami(
+        "export", str(tmp_path / "out"), "--data", str(tmp_path / "memory.db"), "--quiet"
+    )
+    assert exported.returncode == 0, exported.stderr
+    back = import_dataset(f"lerobot:{tmp_path / 'out'}", tmp_path / "back.h5")
+    with ExperienceDataset.open(dataset) as before, ExperienceDataset.open(back) as after:
+        # memory keeps (a_t, o_t+1): frames o_1..o_L and the actions between them come back
+        assert list(after.episode_lengths) == [n - 1 for n in before.episode_lengths]
+        for index in range(before.num_episodes):
+            np.testing.assert_array_equal(
+                after.episode(index).actions, before.episode(index).actions[1:]
+            )

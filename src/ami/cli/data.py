@@ -17,7 +17,13 @@ from rich.console import Console
 
 from ami.checks import require_output_file
 from ami.errors import ConfigError, DatasetError
-from ami.experience.lerobot_export import DEFAULT_CAMERA, DEFAULT_TASK, export_dataset_file
+from ami.experience.lerobot_export import (
+    DEFAULT_CAMERA,
+    DEFAULT_FPS,
+    DEFAULT_TASK,
+    export_dataset_file,
+    export_lerobot,
+)
 from ami.experience.sources import (
     ACTION_FREE_FORMATS,
     FORMATS,
@@ -28,6 +34,8 @@ from ami.experience.sources import (
     parse_source,
 )
 from ami.experience.sources.video import is_video_source
+from ami.memory import Memory
+from ami.memory.replay import memory_episodes
 from ami.pipeline import is_memory_file
 from ami.training.checkpoint import IMPORTED_FILE, check_run_folder
 
@@ -92,7 +100,10 @@ def import_command(
 
 def export_command(
     out: Annotated[Path, typer.Argument(help="The folder to write (new or empty).")],
-    data: Annotated[Path, typer.Option(help="The ami dataset file to export (.h5).")],
+    data: Annotated[
+        Path,
+        typer.Option(help="The ami dataset file (.h5) or memory file (its episodes) to export."),
+    ],
     to: Annotated[str, typer.Option(help="The format to write: lerobot (v3.0).")] = "lerobot",
     fps: Annotated[
         int | None,
@@ -112,7 +123,12 @@ def export_command(
     """
     if to != "lerobot":
         raise ConfigError(f"--to {to!r}: ami exports to lerobot only")
-    path = export_dataset_file(data, out, fps, task, camera, codec, progress=not quiet)
+    if is_memory_file(data):  # its remembered episodes with frames
+        with Memory.open(data, readonly=True, create=False) as memory:
+            episodes = memory_episodes(memory)
+            path = export_lerobot(episodes, out, fps or DEFAULT_FPS, task, camera, codec, not quiet)
+    else:
+        path = export_dataset_file(data, out, fps, task, camera, codec, progress=not quiet)
     console.print(f"wrote {path}")
 
 

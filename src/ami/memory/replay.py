@@ -12,13 +12,13 @@ only), so the windows' states are zeros.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from ami.errors import DatasetError, MemoryLookupError
-from ami.experience import ExperienceDataset, WindowConfig, WindowDataset
+from ami.experience import Episode, ExperienceDataset, WindowConfig, WindowDataset
 from ami.memory.store import Memory
 
 
@@ -64,6 +64,26 @@ def windows_from_memory(
         lengths_array,
         config,
     )
+
+
+def memory_episodes(memory: Memory, world: str | None = None) -> Iterator[Episode]:
+    """The remembered episodes of `world` (every world: None) with frames, as ami `Episode`s.
+
+    Frames `o_1 ... o_L` and the `L - 1` actions between them (`a_2 ... a_L`); states of size 0
+    (memory keeps none). Episodes without frames or with one frame are skipped.
+    """
+    for episode in memory.episode_ids(world):
+        try:
+            pixels, taken = memory.episode_arrays(episode)
+        except MemoryLookupError:
+            continue  # remembered without frames
+        if len(pixels) < 2:
+            continue
+        yield Episode(
+            pixels=pixels,
+            actions=np.asarray(taken[1:], np.float32),
+            states=np.zeros((len(pixels), 0), np.float32),
+        )
 
 
 def remember_experience(
