@@ -24,6 +24,7 @@ from ami.errors import DatasetError  # noqa: E402
 from ami.experience import ExperienceDataset  # noqa: E402
 from ami.experience.sources import (  # noqa: E402
     ImportOptions,
+    detect_format,
     import_dataset,
     open_reader,
     parse_source,
@@ -219,6 +220,8 @@ def test_image_observations_are_the_frames_read_directly(datasets: Path, tmp_pat
     )
     with ExperienceDataset.open(out) as dataset:
         assert dataset.num_episodes == 2 and dataset.episode(0).pixels.shape == (6, 16, 16, 3)
+    folder = datasets / "test" / "pixels-v0"
+    assert detect_format(folder) == "minari" == detect_format(folder / "data")  # no prefix needed
 
 
 @pytest.mark.reliability("datasets")

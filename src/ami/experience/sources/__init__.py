@@ -86,11 +86,14 @@ def detect_format(path: Path) -> str:
     if path.is_dir():
         if (path / "meta" / "info.json").is_file():
             return "lerobot"
+        if any((folder / "metadata.json").is_file() for folder in (path / "data", path)):
+            return "minari"  # a Minari dataset folder, or its data/ folder
         if is_video_source(path):
             return "video"
         raise DatasetError(
-            f"{path} is a folder without meta/info.json (not a LeRobot dataset) or videos; give "
-            f"a dataset file or FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}"
+            f"{path} is a folder without meta/info.json (LeRobot), data/metadata.json (Minari) "
+            f"or videos; give a dataset file or FORMAT:PATH with FORMAT one of "
+            f"{', '.join(FORMATS)}"
         )
     if is_video_source(path):
         return "video"
