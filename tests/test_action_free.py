@@ -18,8 +18,8 @@ from ami.experience import ExperienceDataset
 from ami.experience.sources import ImportOptions, import_dataset
 from ami.experience.sources.video import VideoReader
 from ami.model import WorldModel
-from ami.pipeline import run_collect
-from ami.recipes import TINY
+from ami.pipeline import make_agent, run_collect
+from ami.recipes import TINY, load_recipe
 from ami.training import TrainConfig
 from ami.training.stages import load_encoder, trainable_parameters
 from ami.training.step import TrainStep
@@ -149,6 +149,11 @@ def test_pre_training_then_a_frozen_encoder_learns_only_the_predictor(
     assert not torch.equal(model.predictor.modulation.weight, initial.predictor.modulation.weight)
     metadata = json.loads((stage2 / "checkpoint" / "model.json").read_text())["metadata"]
     assert metadata["encoder_from"]["version"] == pretrained.version()
+    # the pre-trained model alone cannot plan: one line, pointing at stage 2
+    free = load_recipe(pre / "recipe.json")
+    with pytest.raises(ConfigError, match="--encoder-from"):
+        make_agent(pretrained, free)
+    make_agent(model, load_recipe(stage2 / "recipe.json"))
 
 
 def test_freezing_needs_an_encoder_to_start_from(

@@ -219,7 +219,18 @@ def check_dataset_fits(recipe: Recipe, data: Path) -> None:
 
 
 def make_agent(model: WorldModel, recipe: Recipe) -> PlanningAgent:
-    """The latent-planning agent the recipe describes (agents are built here and nowhere else)."""
+    """The latent-planning agent the recipe describes (agents are built here and nowhere else).
+
+    Raises:
+        ConfigError: the model was trained without actions (`train.actions` none): its
+            predictor ignores them, so no plan can be told from another.
+    """
+    if recipe.train.actions == "none":
+        raise ConfigError(
+            "this model was trained without actions (train.actions none): its predictor ignores "
+            "them and cannot plan; learn the action-conditioned predictor on labelled data with "
+            "ami train --encoder-from RUN"
+        )
     planner = recipe.planner
     return PlanningAgent(
         model, build_solver_from(planner.solver), planner.mpc, planner.cost, planner.hold_actions
