@@ -110,6 +110,16 @@ def test_a_video_folder_imports_as_action_free_episodes(tmp_path: Path):
         assert imported.num_episodes == 2 and imported.action_dim == 3
 
 
+def test_ami_import_sizes_a_videos_zero_actions(tmp_path: Path, monkeypatch):
+    folder = moving_bar_videos(tmp_path / "videos", count=1)
+    out = tmp_path / "video.h5"
+    assert (
+        run_cli(monkeypatch, "import", str(folder), str(out), "--action-dim", "2", "--quiet") == 0
+    )
+    with ExperienceDataset.open(out) as imported:
+        assert imported.action_dim == 2 and imported.meta["actions"] == "none"
+
+
 def test_video_trains_only_without_actions(tmp_path: Path, monkeypatch, capsys):
     folder = moving_bar_videos(tmp_path / "videos")
     common = ("--data", str(folder), "--preset", "tiny", "--steps", "2", "--quiet")

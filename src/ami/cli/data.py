@@ -85,6 +85,14 @@ def import_command(
     action_key: ActionKeyOption = None,
     state_key: StateKeyOption = None,
     max_episodes: MaxEpisodesOption = None,
+    action_dim: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Size of the zero actions a source without actions (video) is given: the env "
+            "action size of the model it will train.",
+        ),
+    ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Read a dataset of another format into an ami dataset file (frames resized, actions scaled).
@@ -93,7 +101,7 @@ def import_command(
     the keys read are recorded in the file's meta.
     """
     require_output_file(out)
-    options = ImportOptions(image_size, camera, action_key, state_key, max_episodes)
+    options = ImportOptions(image_size, camera, action_key, state_key, max_episodes, action_dim)
     path = import_dataset(source, out, options, world=world, progress=not quiet)
     console.print(f"wrote {path}")
 
