@@ -68,6 +68,7 @@ from ami.pipeline import (
 )
 from ami.planning import SOLVERS
 from ami.recipes import image_size, with_solver
+from ami.training.checkpoint import check_run_folder
 from ami.training.distributed import distributed_session
 from ami.world_recipe import import_world_modules, parse_world_kwargs, recipe_for_data
 from ami.worlds.goal_distance import distance_names
@@ -243,6 +244,7 @@ def train(
     folder.
     """
     require_output_folder(out)
+    check_run_folder(out)  # before the data is read or imported
     if freeze_encoder and encoder_from is None:
         raise ConfigError(
             "--freeze-encoder keeps a pre-trained encoder: name it with --encoder-from"

@@ -249,9 +249,17 @@ class ExperienceDataset:
         Raises:
             DatasetError: the file cannot be read, or an action or state is NaN or infinite.
         """
+        f, memory = self._file, machine_memory()
+        columns = (f["actions"].size + f["states"].size) * 4
+        if memory is not None and columns > memory:  # refused before allocating them
+            raise DatasetError(
+                f"dataset {self.path} holds {self.num_frames} frames whose actions and states "
+                f"({format_bytes(columns)}) are more than this machine's {format_bytes(memory)} "
+                "of memory can load"
+            )
         try:
-            actions = self._finite("actions", self._file["actions"][()])
-            states = self._finite("states", self._file["states"][()])
+            actions = self._finite("actions", f["actions"][()])
+            states = self._finite("states", f["states"][()])
         except OSError as exc:
             raise DatasetError(f"corrupt dataset ({exc}): {self.path}") from exc
         return actions, states
