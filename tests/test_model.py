@@ -70,8 +70,8 @@ def gen(seed: int) -> torch.Generator:
 def test_sigreg_is_near_its_null_value_on_gaussian_samples():
     # Over 60 seeds (4096 x 16, 256 directions) the statistic had mean 1.076, std 0.17 and range
     # [0.75, 1.47] around null_value() = 1.052: 0.6 is ~3.5 std for one draw, 0.3 ~4 std of a
-    # mean of five.
-    sigreg = SIGReg()
+    # mean of five. (LeJEPA's factor n: the statistic of Gaussian samples is batch-free.)
+    sigreg = SIGReg(SIGRegConfig(reference_batch=None))
     null = sigreg.null_value()
     values = [
         sigreg(torch.randn(4096, 16, generator=gen(seed)), generator=gen(100 + seed)).item()
@@ -81,18 +81,65 @@ def test_sigreg_is_near_its_null_value_on_gaussian_samples():
     assert abs(sum(values) / len(values) - null) < 0.3, (values, null)
 
 
+def test_sigreg_with_a_reference_batch_is_the_batch_statistic_rescaled():
+    z = torch.randn(4096, 16, generator=gen(0)) * 1.3
+    classic = SIGReg(SIGRegConfig(reference_batch=None))(z, generator=gen(1))
+    rescaled = SIGReg(SIGRegConfig(reference_batch=64))(z, generator=gen(1))
+    torch.testing.assert_close(rescaled, classic * 64 / 4096)
+    lejepa_null = SIGReg(SIGRegConfig(reference_batch=None)).null_value(4096)
+    assert SIGReg().null_value(4096) == pytest.approx(lejepa_null * 64 / 4096)
+    assert SIGReg().null_value() == pytest.approx(lejepa_null)
+
+
+def _balance(sigreg: SIGReg, batch: int, draws: int = 24) -> tuple[float, float]:
+    """Mean statistic above its Gaussian offset, and the norm of the mean gradient of an encoder.
+
+    The embeddings are a fixed non-Gaussian distribution (a wide mixture) seen through a linear
+    map, as a training batch would be. The prediction loss is a mean, so the balance of the
+    objective moves with the batch exactly as these two do. The gradient is averaged over the
+    draws before its norm is taken, so the batch's sampling noise does not inflate it.
+    """
+    weight = torch.eye(16).mul(1.2).requires_grad_(True)
+    values = []
+    for k in range(draws):
+        g = gen(10 * batch + k)
+        x = torch.randn(batch, 16, generator=g)
+        x = torch.where(torch.rand(batch, 1, generator=g) < 0.3, 2.5 * x + 1.0, x)
+        value = sigreg(x @ weight, generator=gen(500 + k))
+        value.backward()
+        values.append(value.item() - sigreg.null_value(batch))
+    assert weight.grad is not None
+    return sum(values) / draws, weight.grad.norm().item() / draws
+
+
+def test_sigreg_balance_does_not_depend_on_the_batch_size():
+    # Measured (24 draws): the statistic above its offset and the gradient agree within 6 % between
+    # batch 64 and 256 with the reference batch (and differ 4x without it); tolerance 15 %.
+    small, large = _balance(SIGReg(), 64), _balance(SIGReg(), 256)
+    assert large[0] / small[0] == pytest.approx(1.0, rel=0.15), (small, large)
+    assert large[1] / small[1] == pytest.approx(1.0, rel=0.15), (small, large)
+    classic = SIGReg(SIGRegConfig(reference_batch=None))
+    small, large = _balance(classic, 64), _balance(classic, 256)
+    assert large[1] / small[1] == pytest.approx(4.0, rel=0.15), (small, large)
+
+
+def test_sigreg_reference_batch_is_validated():
+    with pytest.raises(ConfigError, match="reference_batch"):
+        SIGRegConfig(reference_batch=0)
+
+
 def test_sigreg_is_orders_of_magnitude_larger_on_collapsed_samples():
     sigreg = SIGReg()
     g = gen(0)
     collapsed = torch.randn(1, 16, generator=g).expand(4096, 16)
     collapsed = collapsed + 1e-3 * torch.randn(4096, 16, generator=g)
-    assert sigreg(collapsed, generator=gen(1)).item() > 100 * sigreg.null_value()
+    assert sigreg(collapsed, generator=gen(1)).item() > 100 * sigreg.null_value(4096)
 
 
 def test_sigreg_of_a_wide_gaussian_is_clearly_above_null():
     sigreg = SIGReg()
     z = torch.randn(4096, 16, generator=gen(0))
-    assert sigreg(3 * z, generator=gen(1)).item() > 20 * sigreg.null_value()
+    assert sigreg(3 * z, generator=gen(1)).item() > 20 * sigreg.null_value(4096)
 
 
 def test_sigreg_gradient_spreads_a_nearly_collapsed_batch():
@@ -103,7 +150,7 @@ def test_sigreg_gradient_spreads_a_nearly_collapsed_batch():
     for step in range(3):
         z = z.detach().requires_grad_(True)
         sigreg(z, generator=gen(step)).backward()
-        z = z - 1.0 * z.grad
+        z = z - 4.0 * z.grad  # the step of LeJEPA's factor n = 256 (reference batch 64)
     assert z.std(dim=0).mean().item() > 1.5 * std_before
 
 

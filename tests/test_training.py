@@ -13,7 +13,14 @@ import torch.nn.functional as F
 
 from ami.errors import CheckpointError, ConfigError
 from ami.experience import WindowConfig, WindowDataset
-from ami.model import EncoderConfig, PredictorConfig, SIGRegConfig, WorldModel, WorldModelConfig
+from ami.model import (
+    EncoderConfig,
+    PredictorConfig,
+    SIGReg,
+    SIGRegConfig,
+    WorldModel,
+    WorldModelConfig,
+)
 from ami.training import ObjectiveConfig, TrainConfig, train
 from ami.training.batches import step_batches
 from ami.training.distributed import step_generator
@@ -132,8 +139,9 @@ def test_training_learns_the_moving_square(tmp_path, windows):
     first = np.mean([m["pred_loss"] for m in lines[:5]])
     last = np.mean([m["pred_loss"] for m in lines[-5:]])
     assert last < 0.5 * first, (first, last)
-    # Not by collapse: SIGReg ends near its Gaussian value (it starts around 5-6).
-    assert np.mean([m["sigreg"] for m in lines[-5:]]) < 2.5
+    # Not by collapse: SIGReg ends near its Gaussian value at this batch (it starts ~5x above it).
+    gaussian = SIGReg(config.sigreg).null_value(16)
+    assert np.mean([m["sigreg"] for m in lines[-5:]]) < 2.4 * gaussian
     assert result.steps == 60 and result.resumed_from == 0
     assert not model.training
     # The model uses the actions: the true ones predict the next embedding better than shuffled.

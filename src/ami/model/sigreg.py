@@ -6,7 +6,15 @@ Epps–Pulley statistic compares its empirical characteristic function with the 
     EP = n · ∫ |φ_n(t) − e^{−t²/2}|² w(t) dt,   w(t) = e^{−t²/2},
 
 integrated by the trapezoid rule on `t ∈ [0, t_max]`. Minimising the mean statistic pushes the
-embedding distribution towards an isotropic Gaussian, which rules out collapse. Under
+embedding distribution towards an isotropic Gaussian, which rules out collapse.
+
+The factor `n` makes the statistic of Gaussian samples independent of the batch, but it also makes
+the statistic of any other distribution, and its gradient, grow in proportion to the batch: the
+same weight λ would then mean a 4x stronger regulariser at batch 256 than at 64. By default the
+factor is a fixed `reference_batch` instead (64, the presets' batch), so the objective's balance
+does not move with the batch size or the number of processes; the diagonal terms of |φ_n|², the
+only part of the statistic that depends on `n` alone, are constants, so the gradient of the
+rescaled statistic is batch-free. `reference_batch=None` keeps LeJEPA's factor `n`. Under
 `torch.distributed` the batch is gathered across processes (with gradients) and the directions are
 shared, so the statistic is the one of the global batch, not an average of per-process ones.
 """
@@ -31,17 +39,22 @@ class SIGRegConfig:
         num_directions: random 1-D projections per call.
         num_knots: trapezoid knots on [0, t_max].
         t_max: upper end of the integration range.
+        reference_batch: the statistic's factor in place of the batch size `n`, so its weight in
+            the objective does not depend on the batch; None: the batch size itself (LeJEPA's).
     """
 
     num_directions: int = 256
     num_knots: int = 17
     t_max: float = 3.0
+    reference_batch: int | None = 64
 
     def __post_init__(self) -> None:
         for name in ("num_directions", "num_knots", "t_max"):
             require_finite("SIGRegConfig", name, getattr(self, name))
         require_positive("SIGRegConfig", "num_directions", self.num_directions)
         require_positive("SIGRegConfig", "t_max", self.t_max)
+        if self.reference_batch is not None:
+            require_positive("SIGRegConfig", "reference_batch", self.reference_batch)
         if self.num_knots < 2:
             raise ConfigError(f"SIGRegConfig.num_knots must be >= 2, got {self.num_knots}")
 
@@ -69,9 +82,15 @@ class SIGReg(nn.Module):
         # even in t, so integrating over [0, t_max] and doubling is the symmetric integral.
         self.register_buffer("weights", 2 * trapezoid * gaussian_cf, persistent=False)
 
-    def null_value(self) -> float:
-        """Expected statistic for i.i.d. standard-normal samples: Σ_k w_k (1 − e^{−t_k²})."""
-        return float((self.weights * (1 - self.gaussian_cf.square())).sum())
+    def null_value(self, batch: int | None = None) -> float:
+        """Expected statistic for `batch` i.i.d. standard-normal samples.
+
+        It is Σ_k w_k (1 − e^{−t_k²}) times `reference_batch / batch` (1 without a reference
+        batch, or when `batch` is None: the value at the reference batch).
+        """
+        base = float((self.weights * (1 - self.gaussian_cf.square())).sum())
+        reference = self.config.reference_batch
+        return base if reference is None or batch is None else base * reference / batch
 
     def forward(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Mean Epps–Pulley statistic of `z`.
@@ -82,7 +101,7 @@ class SIGReg(nn.Module):
             generator: optional generator for the random directions (on `z`'s device).
 
         Returns:
-            A float32 scalar tensor; ≈ `null_value()` for Gaussian samples, large for collapsed
+            A float32 scalar tensor; ≈ `null_value(B)` for Gaussian samples, large for collapsed
             ones. It is computed in float32 also under bf16 autocast (cos and sin of bfloat16
             projections would lose the statistic).
         """
@@ -109,7 +128,8 @@ class SIGReg(nn.Module):
         cos_mean = x_t.cos().mean(dim=1)  # [T, M, K]
         sin_mean = x_t.sin().mean(dim=1)
         error = (cos_mean - self.gaussian_cf).square() + sin_mean.square()
-        statistic = (error @ self.weights) * batch  # [T, M]
+        factor = batch if self.config.reference_batch is None else self.config.reference_batch
+        statistic = (error @ self.weights) * factor  # [T, M]
         return statistic.mean()
 
 
