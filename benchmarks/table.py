@@ -41,6 +41,7 @@ from ami.recipes import Recipe, with_solver, world_settings
 from benchmarks.cache import WORLD_RECIPES, add_cache_argument, model_facts, trained_model
 from benchmarks.results_file import RESULTS, read_results
 from benchmarks.table_report import plot_curves, rich_table, write_table
+from benchmarks.table_seeds import best_row, seeded, spread
 
 TABLE = RESULTS / "table.json"
 
@@ -64,6 +65,8 @@ class TableConfig:
         curve_episodes: episodes per curve point.
         train_steps: overrides every recipe's training steps (None: the recipes').
         retrain: train even when the cache holds a model from the same recipe.
+        seeds: training seeds of each world's best solver (1: the single run only; more: the
+            recipe trained again from seeds 1.. on the same data, `benchmarks.table_seeds`).
     """
 
     worlds: tuple[str, ...] = tuple(WORLD_RECIPES)
@@ -73,6 +76,7 @@ class TableConfig:
     curve_episodes: int = 20
     train_steps: int | None = None
     retrain: bool = False
+    seeds: int = 1
 
     def __post_init__(self) -> None:
         if not self.worlds or not self.solvers:
@@ -84,6 +88,7 @@ class TableConfig:
         require_positive("TableConfig", "episodes", self.episodes)
         require_non_negative("TableConfig", "curve_points", self.curve_points)
         require_positive("TableConfig", "curve_episodes", self.curve_episodes)
+        require_positive("TableConfig", "seeds", self.seeds)
         if self.train_steps is not None:
             require_positive("TableConfig", "train_steps", self.train_steps)
 
@@ -136,9 +141,46 @@ def run_table(
             "protocol": protocol.as_dict(),
             "anchor_success_percent": ANCHOR_FIGURES[world],
         }
+        if config.seeds > 1:
+            worlds[world]["seeds"] = seed_spread(
+                world, recipe, best_row(rows, world), config, cache_dir, device, progress
+            )
         if on_world_done is not None:
             on_world_done({"rows": rows, "worlds": worlds})
     return {"rows": rows, "worlds": worlds}
+
+
+def seed_spread(
+    world: str,
+    recipe: Recipe,
+    best: dict[str, Any],
+    config: TableConfig,
+    cache_dir: Path,
+    device: torch.device,
+    progress: bool,
+) -> dict[str, Any]:
+    """`best`'s solver on models trained from seeds 1.. (seed 0 is `best`'s): the spread."""
+    protocol = protocol_by_name("goal_25_steps", config.episodes, world)
+    values = [best["success_rate"]]
+    minutes = [best["train_minutes"]]
+    quiet = replace(config, curve_points=0)
+    for seed in range(1, config.seeds):
+        other = seeded(recipe, seed)
+        model, facts = world_model(world, other, quiet, cache_dir, device, progress)
+        result = evaluate(
+            protocol,
+            make_agent(model, with_solver(other, best["solver"])),
+            progress=progress,
+            world_overrides=world_settings(other),
+        )
+        values.append(result.success_rate)
+        minutes.append(facts["train_minutes"])
+    return {
+        "solver": best["solver"],
+        "train_seeds": list(range(config.seeds)),
+        "train_minutes": minutes,
+        **spread(values),
+    }
 
 
 def world_model(
@@ -210,6 +252,7 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=None, help="(default: the recipes')")
     parser.add_argument("--curve-points", type=int, default=3, help="success measured N times")
     parser.add_argument("--retrain", action="store_true", help="train even if a model exists")
+    parser.add_argument("--seeds", type=int, default=1, help="training seeds of the best solver")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args()
@@ -220,6 +263,7 @@ def main() -> None:
         curve_points=args.curve_points,
         train_steps=args.train_steps,
         retrain=args.retrain,
+        seeds=args.seeds,
     )
     seed_everything(0)
     run_table(

@@ -12,6 +12,7 @@ from ami.errors import ConfigError
 from ami.files import atomic_path
 from benchmarks.cache import WORLD_RECIPES
 from benchmarks.results_file import provenance, write_results
+from benchmarks.table_seeds import format_spread
 
 
 def merge_table(
@@ -62,10 +63,14 @@ def write_table(document: dict[str, Any], path: Path, command: str | None = None
 def rich_table(document: dict[str, Any]) -> Table:
     """World × solver → success %, random floor, ms per plan, training minutes."""
     table = Table(title="ami benchmark table (anchor protocol: goal 25 steps ahead, budget 50)")
-    for column in ("world", "solver", "success", "random", "ms / plan", "train min", "anchors"):
+    columns = ("world", "solver", "success", "seeds", "random", "ms / plan", "train min", "anchors")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("world", "solver") else "right")
     for row in document["rows"]:
-        anchors = document["worlds"][row["world"]]["anchor_success_percent"]
+        facts = document["worlds"][row["world"]]
+        anchors = facts["anchor_success_percent"]
+        seeds = facts.get("seeds", {})
+        spread = format_spread(seeds) if seeds.get("solver") == row["solver"] else ""
         other = "".join(
             f" ({name} {100 * rate:.0f}%)" for name, rate in row["other_success_rates"].items()
         )
@@ -73,6 +78,7 @@ def rich_table(document: dict[str, Any]) -> Table:
             row["world"],
             row["solver"],
             f"{100 * row['success_rate']:.0f}%{other}",
+            spread,
             f"{100 * row['random_success_rate']:.0f}%",
             f"{1000 * row['plan_seconds']:.0f}",
             f"{row['train_minutes']:.1f}",

@@ -12,6 +12,7 @@ import pytest
 import torch
 from benchmarks.table import TableConfig, run_table
 from benchmarks.table_report import plot_curves, rich_table, write_table
+from benchmarks.table_seeds import best_row, format_spread, seeded, spread
 
 from ami.errors import ConfigError
 from ami.recipes import TINY
@@ -138,3 +139,52 @@ def test_a_model_is_reused_across_new_defaulted_fields_and_other_planners():
     assert _same_recipe(stored, replace(REACHER, planner=planner, eval_episodes=7))  # same model
     drawn_ahead = replace(REACHER, train=replace(REACHER.train, loader_workers=4))
     assert _same_recipe(stored, drawn_ahead)  # the same batches, so the same model
+
+
+def test_seed_spread_is_the_mean_and_sample_sd_of_known_numbers():
+    summary = spread([0.90, 0.86, 0.94])
+    assert summary["mean"] == pytest.approx(0.90)
+    assert summary["sd"] == pytest.approx(0.04)  # sqrt(((0)^2 + 0.04^2 + 0.04^2) / 2)
+    assert summary["n"] == 3 and summary["values"] == [0.90, 0.86, 0.94]
+    assert spread([1.0, 1.0])["sd"] == 0.0
+    assert format_spread(summary) == "90 +- 4 % (3 seeds)"
+    with pytest.raises(ConfigError, match="two seeds"):
+        spread([0.5])
+    with pytest.raises(ConfigError, match="non-finite"):
+        spread([0.5, float("nan")])
+
+
+def test_seeded_recipes_differ_only_in_the_training_seed_and_name():
+    assert seeded(TINY, 0) is TINY
+    other = seeded(TINY, 2)
+    assert other.train.seed == 2 and other.name == f"{TINY.name}_seed2"
+    assert replace(other, name=TINY.name, train=TINY.train) == TINY
+    rows = [
+        {"world": "two_room", "solver": "cem", "success_rate": 0.5},
+        {"world": "two_room", "solver": "mppi", "success_rate": 0.7},
+        {"world": "push_t", "solver": "cem", "success_rate": 0.9},
+    ]
+    assert best_row(rows, "two_room")["solver"] == "mppi"
+    with pytest.raises(ConfigError, match="reacher"):
+        best_row(rows, "reacher")
+
+
+@pytest.mark.slow
+def test_table_with_seeds_trains_each_seed_and_reports_the_spread(
+    tiny_recipes, monkeypatch, tmp_path: Path
+):
+    trained = count_training(monkeypatch)
+    config = TableConfig(
+        worlds=("two_room",), solvers=("cem", "mppi"), episodes=2, curve_points=0, seeds=3
+    )
+    document = run_table(config, tmp_path / "models", torch.device("cpu"), progress=False)
+    assert trained == ["two_room"] * 3  # seed 0 is the table's model, seeds 1 and 2 are new
+    seeds = document["worlds"]["two_room"]["seeds"]
+    best = best_row(document["rows"], "two_room")
+    assert seeds["solver"] == best["solver"] and seeds["train_seeds"] == [0, 1, 2]
+    assert seeds["values"][0] == best["success_rate"] and seeds["n"] == 3
+    assert seeds["mean"] == pytest.approx(sum(seeds["values"]) / 3)
+    assert len(seeds["train_minutes"]) == 3
+    assert "seeds)" in "".join(str(c) for c in rich_table(document).columns[3]._cells)
+    with pytest.raises(ConfigError, match="seeds"):
+        TableConfig(worlds=("two_room",), seeds=0)
