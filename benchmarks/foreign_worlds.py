@@ -29,7 +29,7 @@ from ami.evaluation.protocols import protocol_by_name
 from ami.evaluation.runner import evaluate
 from ami.model import WorldModel
 from ami.pipeline import make_agent
-from ami.recipes import Recipe
+from ami.recipes import Recipe, world_settings
 from ami.world_recipe import recipe_for_world
 from ami.worlds import make, measure_steps_per_second
 from benchmarks.cache import add_cache_argument, model_facts, trained_model
@@ -61,11 +61,12 @@ def world_recipe(world: str, quick: bool) -> Recipe:
 
 def measure(world: str, args: argparse.Namespace) -> dict[str, Any]:
     """One world's row: env speed, training facts, success on each protocol and its floors."""
-    options, policy, _, protocols = WORLDS[world]
-    env = make(world, size=64, **options)
+    _, policy, _, protocols = WORLDS[world]
+    recipe = world_recipe(world, args.quick)
+    options = recipe.collect.world_options  # the benchmark's, and the world's framing
+    env = make(world, **world_settings(recipe))
     steps_per_second = measure_steps_per_second(env, steps=200, seed=0)
     env.close()
-    recipe = world_recipe(world, args.quick)
     checkpoint = trained_model(recipe, args.cache, collect_workers=args.workers)
     model = WorldModel.load(checkpoint)
     facts = model_facts(checkpoint)
@@ -85,7 +86,7 @@ def measure(world: str, args: argparse.Namespace) -> dict[str, Any]:
     for name in protocols:
         protocol = protocol_by_name(name, 5 if args.quick else args.episodes, world)
         started = time.perf_counter()
-        result = evaluate(protocol, agent, world_overrides={"size": 64, **options})
+        result = evaluate(protocol, agent, world_overrides=world_settings(recipe))
         row["protocols"][name] = {
             **result.as_dict(),
             "eval_minutes": (time.perf_counter() - started) / 60,

@@ -373,3 +373,46 @@ def test_gym_names_cannot_be_registered_and_built_envs_take_no_make_kwargs():
         register("gym:Mine-v0", lambda **_: FakeDictEnv())
     with pytest.raises(ConfigError, match="make_kwargs"):
         from_gymnasium(FakeDictEnv(), size=8, make_kwargs={"width": 8})
+
+
+def test_known_envs_are_framed_for_small_frames_unless_the_user_sets_the_camera():
+    from ami.world_recipe import recipe_for_world
+    from ami.worlds.gym_framing import framing, with_framing
+
+    camera = framing("gym:Reacher-v5")["default_camera_config"]
+    assert camera["elevation"] == -90.0  # straight down on the arena
+    assert framing("gym:Reacher-v4") == framing("gym:Reacher-v5")
+    assert framing("gym:somepkg:Reacher-v5") == {}  # another package's env of that name
+    assert framing("reacher") == {} and framing("gym:Pendulum-v1") == {}
+    mine = {"default_camera_config": {"distance": 2.0}}
+    assert with_framing("gym:Reacher-v5", mine) == mine
+    framing("gym:Reacher-v5")["default_camera_config"]["distance"] = 9.0  # a copy each time
+    assert framing("gym:Reacher-v5")["default_camera_config"]["distance"] == 0.6
+    pytest.importorskip("imageio")
+    try:
+        recipe = recipe_for_world("gym:Reacher-v5", {"max_episode_steps": 100})
+    except AmiError as exc:
+        pytest.skip(f"Reacher-v5 cannot be made here: {exc}")
+    assert recipe.collect.world_options == {
+        "max_episode_steps": 100,
+        "default_camera_config": camera,
+    }
+
+
+def test_the_framed_reacher_shows_its_arm_larger():
+    default = _reacher(64)
+    framed = make("gym:Reacher-v5", size=64, **framing_of_reacher())
+    pixels = []
+    for env in (default, framed):
+        obs, _ = env.reset(seed=0)
+        frame = obs["pixels"].astype(int)
+        # the arm is drawn blue-green against grey: pixels whose blue exceeds red clearly
+        pixels.append(int(((frame[..., 2] - frame[..., 0]) > 30).sum()))
+        env.close()
+    assert pixels[1] > 3 * pixels[0], pixels
+
+
+def framing_of_reacher():
+    from ami.worlds.gym_framing import framing
+
+    return framing("gym:Reacher-v5")

@@ -10,6 +10,8 @@ world itself, starting from a base preset (`demo` unless another is named):
   checkpoint included) rebuilds the same world from `recipe.json`;
 - the predictor's action input is `frameskip x A`, with `A` read from the env's action space;
 - the collection policy is `random` where the world has no scripted expert;
+- a known env whose default camera does not frame its task at 64 px gets one that does
+  (`ami.worlds.gym_framing`; the user's `--world-kwargs` win), recorded like any other option;
 
 Example:
     >>> from ami.world_recipe import recipe_for_world
@@ -28,6 +30,7 @@ from ami.errors import ConfigError, DependencyMissingError
 from ami.experience.collect import EXPERT_WORLDS
 from ami.recipes import Recipe, preset
 from ami.worlds import make
+from ami.worlds.gym_framing import with_framing
 
 # The preset each built-in world's models are trained with when no recipe is named.
 WORLD_PRESETS = {"two_room": "demo", "push_t": "push_t", "reacher": "reacher"}
@@ -48,7 +51,7 @@ def recipe_for_world(
         ConfigError: the named preset is unknown, or the preset is for another world.
         UnknownWorldError: the world is unknown.
     """
-    options = dict(world_options or {})
+    options = with_framing(world, dict(world_options or {}))
     if world in WORLD_PRESETS and base is None and not options:
         return preset(WORLD_PRESETS[world])
     recipe = preset(base or WORLD_PRESETS.get(world, "demo"))
