@@ -26,6 +26,7 @@ import numpy as np
 
 from ami.config import config_to_dict, require_choice, require_fits_memory, require_in_range
 from ami.errors import ConfigError, ShapeError
+from ami.experience.cube_expert import CubeExpert
 from ami.experience.dataset import Episode, write_dataset
 from ami.experience.exploration import ColoredNoisePolicy, HeldRandomPolicy
 from ami.experience.maze_expert import MazeExpert
@@ -36,13 +37,14 @@ from ami.experience.reacher_expert import ReacherExpert
 from ami.experience.user_policy import is_user_policy, load_user_policy, require_user_policy_name
 from ami.progress import progress_bar
 from ami.worlds import make
+from ami.worlds.cube import Cube
 from ami.worlds.maze import Maze
 from ami.worlds.push_t import PushT
 from ami.worlds.reacher import Reacher
 from ami.worlds.two_room import TwoRoom
 
 POLICIES = ("expert", "random", "mixed", "held", "colored", "novelty")
-EXPERT_WORLDS = ("two_room", "maze", "push_t", "reacher")
+EXPERT_WORLDS = ("two_room", "maze", "push_t", "reacher", "cube")
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,8 @@ def _expert(world: gymnasium.Env) -> Policy:
         return PushTExpert(world.config)
     if isinstance(world, Reacher):
         return ReacherExpert()
+    if isinstance(world, Cube):
+        return CubeExpert(world)
     raise ConfigError(f"no scripted expert for a {type(world).__name__} world")
 
 

@@ -16,6 +16,7 @@ import gymnasium
 
 from ami.config import replace_config
 from ami.errors import ConfigError, UnknownWorldError
+from ami.worlds.cube import make_cube
 from ami.worlds.gym_id import is_gym_world
 from ami.worlds.gymnasium_adapter import make_gym_world
 from ami.worlds.maze import Maze, MazeConfig
@@ -69,6 +70,7 @@ register("two_room", make_two_room)
 register("maze", make_maze)
 register("push_t", make_push_t)
 register("reacher", make_reacher)
+register("cube", make_cube)  # OGBench's cube-single; needs the `ami[cube]` extra
 
 GYMNASIUM_ID = "ami/TwoRoom-v0"
 if GYMNASIUM_ID not in gymnasium.registry:
