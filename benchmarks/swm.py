@@ -14,8 +14,10 @@ Runs in `.venv-swm` (stable-worldmodel installed beside ami; `make bench-swm`):
     .venv-swm/bin/python -m benchmarks.swm                    # TwoRoom, 50 episodes each
     .venv-swm/bin/python -m benchmarks.swm --world two_room --world push_t
     .venv-swm/bin/python -m benchmarks.swm --quick            # a check, < 5 min: not a figure
+    .venv-swm/bin/python -m benchmarks.swm --train-steps 6000 --out swm_6000_steps
 
-Writes benchmarks/results/swm.json (`--quick`: swm_quick.json), after each world.
+Writes benchmarks/results/swm.json (`--quick`: swm_quick.json; `--out NAME`: NAME.json), after
+each world.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def run_world(name: str, args: argparse.Namespace, device: torch.device) -> dict
     """Everything measured on world `name` (see the module docstring)."""
     entry = WORLDS[name]
     chosen = recipe(entry, args.quick, args.episodes, args.train_steps)
-    work = args.work / name
+    work = args.work / (name if args.out is None else f"{name}-{args.out}")
     for made_here in (work / "data", work / "run"):  # only what this script writes
         if made_here.exists():
             shutil.rmtree(made_here)
@@ -191,6 +193,7 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, help="training steps (the recipe's)")
     parser.add_argument("--eval-episodes", type=int, help="per protocol (50; --quick 5)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", help="results file name (default swm, --quick: swm_quick)")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / ".cache" / "swm")
     args = parser.parse_args()
     if args.eval_episodes is None:
@@ -212,7 +215,7 @@ def main() -> None:
     for name in args.world or ["two_room"]:
         document["worlds"][name] = run_world(name, args, device)
         document["minutes"] = (time.perf_counter() - began) / 60
-        path = write_results("swm_quick" if args.quick else "swm", document)
+        path = write_results(args.out or ("swm_quick" if args.quick else "swm"), document)
         print(f"wrote {path}", flush=True)
 
 
