@@ -3,12 +3,12 @@
 The public API, importable from `ami` alone:
 
 Worlds and experience
-    `make(name, **settings)` (a registered world: two_room, maze, push_t, reacher),
+    `make(name, **settings)` (a registered world: two_room, maze, push_t, reacher, cube),
     `from_gymnasium(env_id)` (any Gymnasium env with rgb_array rendering as an ami world),
     `collect(config, path)` (experience into an HDF5 dataset), `CollectConfig`.
 Recipes
-    `Recipe` (every setting of a run), `preset(name)` (demo, tiny, push_t, reacher), `PRESETS`,
-    `load_recipe(path)`, `save_recipe(recipe, path)`.
+    `Recipe` (every setting of a run), `preset(name)` (demo, tiny, push_t, reacher, cube),
+    `PRESETS`, `load_recipe(path)`, `save_recipe(recipe, path)`.
 World model and training
     `WorldModel` (encode, predict, rollout, save, load), `WorldModelConfig`,
     `train(recipe, data, run_dir, device)` (a run folder with checkpoint, metrics and curves).

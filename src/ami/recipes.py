@@ -3,8 +3,8 @@
 A recipe is plain data: it is saved as `recipe.json` with every run and can be loaded back
 (`load_recipe`), so a figure can always be traced to the exact settings that produced it. Named
 presets are plain instances: `demo` (the `ami demo` default, TwoRoom, sized for ≤ 10 minutes on 2
-CPU cores), `tiny` (seconds, for tests and smoke runs), and `push_t` and `reacher` (the benchmark
-table's).
+CPU cores), `tiny` (seconds, for tests and smoke runs), `push_t` and `reacher` (the benchmark
+table's), and `cube` (OGBench's cube-single, sized for about 2 hours on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -219,7 +219,29 @@ REACHER = Recipe(
     eval_episodes=50,
 )
 
-PRESETS = {"demo": DEMO, "tiny": TINY, "push_t": PUSH_T, "reacher": REACHER}
+# Cube (OGBench's cube-single, `ami.worlds.cube`): the scripted expert's play data (OGBench's
+# plan noise and 1 % random-action segments, `ami.experience.cube_expert`), whole 200-step episodes
+# (a pick-and-place takes about 100-150 steps); Reacher's model (a predictor over the last 3
+# embeddings, 6-step windows of 5-step blocks, action input 5 x 5). Sized for about 2 hours on 2
+# CPU cores, collection included, assuming (not measured for this recipe) ~260 env steps/s on one
+# loaded core with the fast renderer (1500 x 200 = 300,000 steps: ~20 min) and ~1,300 training
+# frames/s on 2 threads (docs/results/speed.md's 1,524 for the demo model; 64 x 6 frames a step:
+# ~0.3 s, 18,000 steps: ~90 min). The frames take 3.7 GB in memory, as Reacher's.
+CUBE = Recipe(
+    name="cube",
+    collect=CollectConfig(world="cube", episodes=1500, steps_per_episode=200, policy="expert"),
+    window=WindowConfig(length=6, frameskip=5),
+    model=WorldModelConfig(
+        encoder=DEMO.model.encoder,
+        predictor=PredictorConfig(embed_dim=64, action_dim=25, history=3, hidden=256, depth=3),
+        frameskip=5,
+    ),
+    train=TrainConfig(steps=18000, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
+    planner=DEMO.planner,
+    eval_episodes=50,
+)
+
+PRESETS = {"demo": DEMO, "tiny": TINY, "push_t": PUSH_T, "reacher": REACHER, "cube": CUBE}
 
 
 def preset(name: str) -> Recipe:

@@ -1,7 +1,7 @@
 """One map from a world to the recipe that trains and plans in it, built-in or Gymnasium.
 
 Each built-in world has its preset (`WORLD_PRESETS`: TwoRoom the `demo` recipe, PushT `push_t`,
-Reacher `reacher`). Any other world, such as a Gymnasium env named `gym:ENV_ID` (or
+Reacher `reacher`, Cube `cube`). Any other world, such as a Gymnasium env named `gym:ENV_ID` (or
 `gym:MODULE:ENV_ID`, whose MODULE registers the env on import), gets a recipe derived from the
 world itself, starting from a base preset (`demo` unless another is named):
 
@@ -33,7 +33,7 @@ from ami.worlds import make
 from ami.worlds.gym_framing import with_framing
 
 # The preset each built-in world's models are trained with when no recipe is named.
-WORLD_PRESETS = {"two_room": "demo", "push_t": "push_t", "reacher": "reacher"}
+WORLD_PRESETS = {"two_room": "demo", "push_t": "push_t", "reacher": "reacher", "cube": "cube"}
 GYM_PREFIX = "gym:"
 
 

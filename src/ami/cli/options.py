@@ -42,8 +42,8 @@ QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
 WorldOption = Annotated[
     str,
     typer.Option(
-        help="A world: two_room, maze, push_t, reacher, or any Gymnasium env as gym:ENV_ID "
-        "(gym:MODULE:ENV_ID imports MODULE first)."
+        help="A world: two_room, maze, push_t, reacher, cube (needs OGBench), or any Gymnasium "
+        "env as gym:ENV_ID (gym:MODULE:ENV_ID imports MODULE first)."
     ),
 ]
 WorldKwargsOption = Annotated[

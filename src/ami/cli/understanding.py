@@ -40,6 +40,7 @@ from ami.understanding.perturbations import EVENTS, HOOKED_WORLDS
 from ami.understanding.plots import plot_probe_scatter, plot_surprise
 from ami.understanding.probe_run import (
     HEADLINE_PROBE,
+    STEPS_PER_EPISODE,
     ProbeRunConfig,
     QuantityResult,
     probe_document,
@@ -75,8 +76,9 @@ def probe(
 ) -> None:
     """Probe frozen embeddings for the world's state; write probe.json and plots.
 
-    TwoRoom and PushT: positions, angles and velocities; any other world (gym: worlds too):
-    every component of its state, by name. Linear (ridge) and MLP probes are fitted on 70 % of
+    TwoRoom, PushT and the cube: positions, angles (the cube: its quaternion, the gripper's
+    opening) and velocities; any other world (gym: worlds too): every component of its state,
+    by name. Linear (ridge) and MLP probes are fitted on 70 % of
     the episodes and scored (Pearson r, R²) on the held-out 30 %, beside the same probes on a
     randomly initialised encoder (the floor). --world defaults to the model's world.
     """
@@ -84,7 +86,11 @@ def probe(
     quantity_groups(world, options)  # a world without a state fails before any work
     out = require_output_folder(Path(f"probe-{folder_name(world)}") if out is None else out)
     config = ProbeRunConfig(
-        world=world, episodes=episodes, seed=1_000_000 + seed, world_options=options
+        world=world,
+        episodes=episodes,
+        steps_per_episode=STEPS_PER_EPISODE.get(world, ProbeRunConfig.steps_per_episode),
+        seed=1_000_000 + seed,
+        world_options=options,
     )
     seed_everything(seed)
     world_model = load_model(model, world, resolve_device(device))
@@ -123,8 +129,10 @@ def surprise(
     """Surprise at impossible events vs their unchanged twins: AUROC, sign test, plot.
 
     Events: teleport, wall_pass, vanish (impossible) and colour_change, unchanged (controls) in
-    TwoRoom and PushT; in a gym: world whose simulator state can be set, teleport (to a state
-    of another episode), colour_change and unchanged. --world defaults to the model's world.
+    TwoRoom and PushT; in the cube world teleport (across the table), wall_pass (the cube sunk
+    through the table) and the controls; in a gym: world whose simulator state can be set,
+    teleport (to a state of another episode), colour_change and unchanged. --world defaults to
+    the model's world.
     """
     world, options = model_world(model, world, world_kwargs, imports)
     config = SurpriseRunConfig(

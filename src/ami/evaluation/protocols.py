@@ -20,6 +20,9 @@ its protocol (and version):
   0.02 m, PointMaze's ball within 0.45, Pendulum's angle and velocity, any other world's scaled
   state), scored at any step, at the end of the budget, or held for N steps
   (`ami.evaluation.goal_episodes`). Starts already within the threshold are refused and counted.
+- On the cube (`ami.evaluation.cube_protocols`): `goal_25_steps` (the cube within 0.04 m of its
+  goal position), `goal_25_steps_fixed` (the start a fixed step into every held-out episode) and
+  `ogbench_tasks` (OGBench's five evaluation tasks, its success test and 200-step budget).
 
 Every protocol is held out from training: start/goal pairs come from their own seeds, never from
 the training data's. A random policy and (on `gym:` worlds) the zero action run the same episodes
@@ -45,7 +48,7 @@ from ami.experience import CollectConfig, collect
 from ami.worlds.goal_distance import GoalDistance, default_distance_name
 from ami.worlds.gym_id import is_gym_world
 
-PAIRINGS = ("cross_room", "dataset_offset", "goal_state")
+PAIRINGS = ("cross_room", "dataset_offset", "goal_state", "world_tasks")
 GOAL_25_STEPS = "goal_25_steps"
 DEPRECATED_NAMES = {"anchor": GOAL_25_STEPS}  # old name -> name
 
@@ -64,13 +67,17 @@ class EvalProtocol:
         success_radius: success distance in arena units (the world's success radius is set to
             it); None keeps the world's own success criterion.
         pairing: how start/goal pairs are drawn: "cross_room", "dataset_offset" (a built-in
-            world's expert episodes, started through its `reset_options`) or "goal_state" (a
-            `gym:` world's own held-out episodes, started by replay or by its simulator state).
+            world's expert episodes, started through its `reset_options`), "goal_state" (a
+            `gym:` world's own held-out episodes, started by replay or by its simulator state)
+            or "world_tasks" (the world's own evaluation tasks: the cube's OGBench tasks).
         goal_offset: for "dataset_offset" and "goal_state": the goal is the state this many steps
             ahead.
         skip_solved_starts: for "dataset_offset": never start where the goal is already met (a
             window in which the expert left the block or arm where it was asks nothing);
             "goal_state" always refuses such starts.
+        start_step: for "dataset_offset": every start is this step of its held-out episode
+            (an episode whose start is unusable is refused and counted); None: a step drawn
+            from each episode's usable ones.
         description: one paragraph stating the protocol for people.
         success: for "goal_state": the goal distance's name (`ami.worlds.goal_distance`) or
             "module:callable"; None for the world's default.
@@ -92,6 +99,7 @@ class EvalProtocol:
     pairing: str
     goal_offset: int = 25
     skip_solved_starts: bool = False
+    start_step: int | None = None
     description: str = ""
     success: str | None = None
     success_threshold: float | None = None
@@ -107,6 +115,15 @@ class EvalProtocol:
                 require_positive("EvalProtocol", name, getattr(self, name))
         require_choice("EvalProtocol", "pairing", self.pairing, PAIRINGS)
         require_choice("EvalProtocol", "score_at", self.score_at, SCORE_AT)
+        if self.start_step is not None and (
+            self.pairing != "dataset_offset"
+            or not isinstance(self.start_step, int)
+            or self.start_step < 0
+        ):
+            raise ConfigError(
+                f"EvalProtocol.start_step must be None or an integer >= 0 with pairing "
+                f"'dataset_offset', got {self.start_step!r} with {self.pairing!r}"
+            )
         if self.pairing != "goal_state" and (
             self.success is not None or self.success_threshold is not None
         ):
@@ -133,6 +150,7 @@ class EvalProtocol:
             "pairing": self.pairing,
             "goal_offset": self.goal_offset,
             "skip_solved_starts": self.skip_solved_starts,
+            "start_step": self.start_step,
             "success": self.success,
             "success_threshold": self.success_threshold,
             "score_at": self.score_at,
@@ -420,6 +438,10 @@ def prepare_episodes(
     protocol: EvalProtocol, env: gymnasium.Env, world_options: dict[str, Any] | None = None
 ) -> PreparedEpisodes:
     """The protocol's episodes in `env` (see `episode_specs`), with their distance and refusals."""
+    if protocol.pairing == "dataset_offset":
+        rng = np.random.default_rng(protocol.seed)
+        specs, refusals = _dataset_offset_specs(protocol, rng, env, world_options or {})
+        return PreparedEpisodes(specs, refusals=refusals)
     if protocol.pairing != "goal_state":
         return PreparedEpisodes(episode_specs(protocol, env, world_options))
     made = goal_state_episodes(
@@ -448,8 +470,10 @@ def episode_specs(
     `world_options` (world settings beyond the size) are those of `env`, so that goal images
     taken from held-out data look like the agent's observations.
     """
-    if protocol.pairing == "goal_state":
+    if protocol.pairing in ("goal_state", "dataset_offset"):
         return prepare_episodes(protocol, env, world_options).specs
+    if protocol.pairing == "world_tasks":
+        return cube_protocols.task_specs(protocol, env, world_options or {})
     world = env.unwrapped
     rng = np.random.default_rng(protocol.seed)
     if protocol.pairing == "cross_room":
@@ -460,7 +484,7 @@ def episode_specs(
             goal = world.sample_free_position(rng, room=1 - room)  # type: ignore[attr-defined]
             specs.append(EpisodeSpec({"agent": start, "goal": goal}))
         return specs
-    return _dataset_offset_specs(protocol, rng, env, world_options or {})
+    raise ConfigError(f"unknown pairing {protocol.pairing!r}")  # __post_init__ refuses it first
 
 
 def _dataset_offset_specs(
@@ -468,18 +492,27 @@ def _dataset_offset_specs(
     rng: np.random.Generator,
     env: gymnasium.Env,
     world_options: dict[str, Any],
-) -> list[EpisodeSpec]:
-    """Start at a random frame of a held-out expert episode, goal `goal_offset` frames later.
+) -> tuple[list[EpisodeSpec], dict[str, Any]]:
+    """Start at a frame of a held-out expert episode, goal `goal_offset` frames later.
 
-    Only frames whose state the world can be reset to exactly are starts (`reset_options` gives
-    None for the others, e.g. PushT's pusher in contact with the block), and with
-    `skip_solved_starts` only those where the goal is not already met. A world that draws its
-    goal in every frame renders the goal image itself; otherwise it is the data's frame.
+    The frame is drawn at random, or is `start_step` in every episode. Only frames whose state
+    the world can be reset to exactly are starts (`reset_options` gives None for the others,
+    e.g. PushT's pusher in contact with the block), and with `skip_solved_starts` only those
+    where the goal is not already met. A world that draws its goal in every frame renders the
+    goal image itself; otherwise it is the data's frame.
+
+    Returns:
+        The specs and the refusals counted: starts considered, refused as not settable or as
+        already solved, and held-out episodes left without a start.
     """
     world = env.unwrapped
     image_size = int(env.observation_space["pixels"].shape[0])  # type: ignore[index]
     draws_its_goal = bool(getattr(world, "draws_its_goal", False))
     length = protocol.goal_offset + 25
+    if protocol.start_step is not None:
+        length = protocol.start_step + protocol.goal_offset
+    refused = {"starts_considered": 0, "unsettable_starts": 0, "solved_starts": 0,
+               "episodes_without_start": 0}  # fmt: skip
     held_out = collect(
         CollectConfig(
             world=protocol.world,
@@ -495,24 +528,36 @@ def _dataset_offset_specs(
     )
     specs = []
     for episode in held_out:
+        steps = range(episode.length - protocol.goal_offset + 1)
+        if protocol.start_step is not None:
+            steps = range(protocol.start_step, min(protocol.start_step + 1, steps.stop))
         candidates = []
-        for t in range(episode.length - protocol.goal_offset + 1):
+        for t in steps:
+            refused["starts_considered"] += 1
             options = world.reset_options(  # type: ignore[attr-defined]
                 episode.states[t].astype(np.float64),
                 episode.states[t + protocol.goal_offset].astype(np.float64),
             )
-            if options is not None and not (
-                protocol.skip_solved_starts and env.reset(options=options)[1]["is_success"]
-            ):
+            if options is None:
+                refused["unsettable_starts"] += 1
+            elif protocol.skip_solved_starts and env.reset(options=options)[1]["is_success"]:
+                refused["solved_starts"] += 1
+            else:
                 candidates.append((t, options))
         if not candidates:
+            refused["episodes_without_start"] += 1
             continue
         t, options = candidates[int(rng.integers(len(candidates)))]
         goal_pixels = None if draws_its_goal else episode.pixels[t + protocol.goal_offset]
         specs.append(EpisodeSpec(options, goal_pixels=goal_pixels))
         if len(specs) == protocol.episodes:
-            return specs
+            return specs, refused
     raise GoalUnreachableError(
         f"{protocol.world}: only {len(specs)} of {protocol.episodes} held-out episodes have a "
-        "start the world can be reset to"
+        f"usable start ({refused['unsettable_starts']} starts cannot be set, "
+        f"{refused['solved_starts']} are already at their goal)"
     )
+
+
+# the cube's protocols register themselves in PROTOCOLS; imported last, as they use this module
+from ami.evaluation import cube_protocols  # noqa: E402

@@ -13,8 +13,10 @@ Events, applied to a live world through its public API only (the true state is s
 - unchanged (control): the world is reset to the very state it is in (the same code path as a
   teleport, with no change).
 
-A world with a settable simulator state (a `gym:` world) gets its hooks from
-`state_events.SimStateHooks`, passed to `EventWorld` as `hooks`.
+The cube world's hooks (`cube_events.CubeHooks`) stage teleport (the cube jumps across the
+table), wall_pass (the cube sinks through the table) and the controls, not vanish. A world with a
+settable simulator state (a `gym:` world) gets its hooks from `state_events.SimStateHooks`, passed
+to `EventWorld` as `hooks`.
 
 An event may not fit every moment (a wall pass needs the agent near the wall; PushT can set a
 state only while the pusher does not touch the block); `EventWorld` applies it at the first env
@@ -31,13 +33,16 @@ import gymnasium
 import numpy as np
 
 from ami.errors import ConfigError
+from ami.understanding.cube_events import CUBE_EVENTS, CubeHooks
+from ami.worlds.cube import Cube
 from ami.worlds.push_t import ARENA, PushT
 from ami.worlds.two_room import TwoRoom
 
-HOOKED_WORLDS = ("two_room", "push_t")  # registry names of the worlds `hooks_for` knows
+HOOKED_WORLDS = ("two_room", "push_t", "cube")  # registry names of the worlds `hooks_for` knows
 EVENTS = ("teleport", "wall_pass", "vanish", "colour_change", "unchanged")
 IMPOSSIBLE = ("teleport", "wall_pass", "vanish")
 CONTROLS = ("colour_change", "unchanged")
+WORLD_EVENTS = {"two_room": EVENTS, "push_t": EVENTS, "cube": CUBE_EVENTS}  # what each stages
 _TRIES = 64  # random draws before a state-changing event gives up at one step
 
 
@@ -169,7 +174,7 @@ class PushTHooks:
 
 
 def hooks_for(world: gymnasium.Env) -> WorldHooks:
-    """The hooks of `world` (TwoRoom or PushT).
+    """The hooks of `world` (TwoRoom, PushT or Cube).
 
     Raises:
         ConfigError: the world has no perturbation hooks.
@@ -179,9 +184,11 @@ def hooks_for(world: gymnasium.Env) -> WorldHooks:
         return TwoRoomHooks(inner)
     if isinstance(inner, PushT):
         return PushTHooks(inner)
+    if isinstance(inner, Cube):
+        return CubeHooks(inner)
     raise ConfigError(
         f"no perturbation hooks for a {type(inner).__name__} world; worlds with hooks: "
-        "two_room, push_t"
+        f"{', '.join(HOOKED_WORLDS)}"
     )
 
 

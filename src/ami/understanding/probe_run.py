@@ -39,7 +39,9 @@ from ami.understanding.stats import pearson_r, r2_score
 ENCODERS = ("trained", "random")
 HEADLINE_PROBE = "mlp"  # the probe whose figures head each entry (the linear one is beside it)
 # Share of expert episodes in the probing data, as in the world's training recipe.
-EXPERT_FRACTION = {"two_room": 0.5, "push_t": 0.8}
+EXPERT_FRACTION = {"two_room": 0.5, "push_t": 0.8, "cube": 1.0}
+# Longer episodes where 30 steps show too little: the cube's expert first moves it at ~step 30.
+STEPS_PER_EPISODE = {"cube": 60}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The physical quantities a probe reads, per world, and how features and targets are built.
 
-A `QuantityGroup` is a set of state columns probed together (e.g. the agent's x and y). TwoRoom
-and PushT have named quantities (`WORLD_QUANTITIES`); any other world that gives a state
+A `QuantityGroup` is a set of state columns probed together (e.g. the agent's x and y). TwoRoom,
+PushT and the cube have named quantities (`WORLD_QUANTITIES`; the cube's from
+`ami.worlds.cube_state`: the cube's position, orientation and velocity, the effector's position
+and velocity, the gripper's opening); any other world that gives a state
 (`obs["state"]`, e.g. a `gym:` world) is probed component by component, each named as the world
 names it (`state_names`, e.g. "observation[0]", "achieved_goal[1]"; "state[i]" for a world
 without names), one group of kind "value" per observation entry.
@@ -31,6 +33,7 @@ from gymnasium import spaces
 from ami.config import require_choice
 from ami.errors import ConfigError, ShapeError
 from ami.worlds import make
+from ami.worlds.cube_state import state_slice
 
 KINDS = ("position", "angle", "velocity", "value")
 STATE_UNIT = "env units"  # the unit of a state component a world does not describe
@@ -64,6 +67,12 @@ class QuantityGroup:
             raise ConfigError(f"QuantityGroup {self.name!r}: an angle group has one column")
 
 
+def _columns(component: str) -> tuple[int, ...]:
+    """The state columns of a cube state component (`ami.worlds.cube_state.STATE_LAYOUT`)."""
+    where = state_slice(component)
+    return tuple(range(where.start, where.stop))
+
+
 WORLD_QUANTITIES: dict[str, tuple[QuantityGroup, ...]] = {
     "two_room": (
         QuantityGroup("agent position", "position", (0, 1), ("agent_x", "agent_y"), "arena"),
@@ -84,6 +93,50 @@ WORLD_QUANTITIES: dict[str, tuple[QuantityGroup, ...]] = {
         ),
         QuantityGroup(
             "pusher velocity", "velocity", (0, 1), ("pusher_vx", "pusher_vy"), "units/step"
+        ),
+    ),
+    "cube": (
+        QuantityGroup(
+            "cube position",
+            "position",
+            _columns("cube_position"),
+            tuple(f"cube_{a}" for a in "xyz"),
+            "m",
+        ),
+        QuantityGroup(
+            "cube quaternion",
+            "value",
+            _columns("cube_quaternion"),
+            tuple(f"cube_q{a}" for a in "wxyz"),
+            "unit quaternion",
+        ),
+        QuantityGroup(
+            "effector position",
+            "position",
+            _columns("effector_position"),
+            tuple(f"effector_{a}" for a in "xyz"),
+            "m",
+        ),
+        QuantityGroup(
+            "gripper opening",
+            "value",
+            _columns("gripper_opening"),
+            ("gripper_opening",),
+            "0 open .. 1 closed",
+        ),
+        QuantityGroup(
+            "cube velocity",
+            "velocity",
+            _columns("cube_position"),
+            tuple(f"cube_v{a}" for a in "xyz"),
+            "m/step",
+        ),
+        QuantityGroup(
+            "effector velocity",
+            "velocity",
+            _columns("effector_position"),
+            tuple(f"effector_v{a}" for a in "xyz"),
+            "m/step",
         ),
     ),
 }

@@ -28,7 +28,13 @@ from ami.experience.collect import EXPERT_WORLDS
 from ami.model import WorldModel
 from ami.progress import progress_bar
 from ami.understanding.models import encode_frames
-from ami.understanding.perturbations import EVENTS, HOOKED_WORLDS, Event, EventWorld, WorldHooks
+from ami.understanding.perturbations import (
+    HOOKED_WORLDS,
+    WORLD_EVENTS,
+    Event,
+    EventWorld,
+    WorldHooks,
+)
 from ami.understanding.probe_run import EXPERT_FRACTION
 from ami.understanding.state_events import (
     STATE_EVENTS,
@@ -49,8 +55,8 @@ class SurpriseRunConfig:
     """What a surprise run covers.
 
     Attributes:
-        world: registry name of the world: two_room, push_t, or a `gym:` world whose simulator
-            state can be set.
+        world: registry name of the world: two_room, push_t, cube, or a `gym:` world whose
+            simulator state can be set.
         pairs: base episodes (each gives one pair per event type).
         steps_per_episode: env steps per episode.
         event_from: earliest env step an event is asked for.
@@ -105,7 +111,7 @@ class SurpriseRunConfig:
     @property
     def world_events(self) -> tuple[str, ...]:
         """Every event the world stages."""
-        return EVENTS if self.world in HOOKED_WORLDS else STATE_EVENTS
+        return WORLD_EVENTS[self.world] if self.world in HOOKED_WORLDS else STATE_EVENTS
 
     @property
     def event_names(self) -> tuple[str, ...]:
