@@ -27,6 +27,7 @@ HELPERS = {
     "speed",
     "swm_experts",
     "swm_protocol",
+    "table_seeds",
     "table_report",
 }
 RUNNABLE = sorted(p.stem for p in BENCHMARKS.glob("*.py") if p.stem not in HELPERS)

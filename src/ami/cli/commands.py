@@ -33,6 +33,7 @@ from ami.cli.data import (
     training_data,
 )
 from ami.cli.exit import run_app
+from ami.cli.factors import FactorsOption, factors_of, report_factors
 from ami.cli.live import live
 from ami.cli.memory import memory_app
 from ami.cli.options import (
@@ -72,6 +73,7 @@ from ami.training.checkpoint import check_run_folder
 from ami.training.distributed import distributed_session
 from ami.world_recipe import import_world_modules, parse_world_kwargs, recipe_for_data
 from ami.worlds.goal_distance import distance_names
+from ami.worlds.gym_framing import with_framing
 
 app = typer.Typer(
     add_completion=False,
@@ -160,7 +162,7 @@ def collect(
         policy=policy or ("mixed" if world in EXPERT_WORLDS else "random"),
         seed=seed,
         image_size=image_size,
-        world_options=parse_world_kwargs(world_kwargs),
+        world_options=with_framing(world, parse_world_kwargs(world_kwargs)),
     )
     path = run_collect(config, out, progress=not quiet, workers=workers)
     console.print(f"wrote {path}")
@@ -329,6 +331,7 @@ def evaluate_command(
         str, typer.Option(help="Success at any step, at the end of the budget, or held.")
     ] = "any",
     held_steps: Annotated[int, typer.Option(help="For --score-at held: steps it must hold.")] = 5,
+    factors: FactorsOption = None,
     preset_name: PresetOption = None,
     recipe_file: RecipeOption = None,
     device: DeviceOption = "auto",
@@ -338,10 +341,12 @@ def evaluate_command(
 
     The floors are a random policy and the zero action on the same episodes. The world and its
     settings come from the run's recipe.json (next to the checkpoint), so a model of a
-    Gymnasium env is evaluated in the same env, on goal_25_steps (or any goal_K_steps).
+    Gymnasium env is evaluated in the same env, on goal_25_steps (or any goal_K_steps). With
+    `--factors` it is evaluated again under each test-time factor (the table and factors.png).
     """
     if episodes < 1:
         raise ConfigError(f"--episodes must be positive, got {episodes}")
+    chosen = factors_of(factors)
     require_output_folder(out)
     found = _found_checkpoint(model)
     recipe_path = recipe_file
@@ -365,6 +370,8 @@ def evaluate_command(
             window=replace(recipe.window, frameskip=world_model.config.frameskip),
         )
     world = recipe.collect.world
+    for factor in chosen:
+        factor.check(world)
     names = protocol or protocols_of(world)
     protocols = [
         with_scoring(
@@ -384,6 +391,10 @@ def evaluate_command(
         world_model, recipe, protocols, out, progress=not quiet, workers=workers, agent=agent
     )
     _print_results(document)
+    if chosen:
+        report_factors(
+            chosen, world_model, recipe, protocols, document, out, agent, workers, not quiet
+        )
     console.print(f"report: {out / 'report.html'}")
 
 

@@ -84,6 +84,27 @@ def _results_table(protocols: dict[str, dict]) -> str:
     return f"<table><tr><th>protocol</th>{head}</tr>{''.join(rows)}</table>"
 
 
+def _rows_table(rows: list[dict]) -> str:
+    """Rows of plain values as a table, the keys of all rows as columns in first-seen order."""
+    keys: list[str] = []
+    for row in rows:
+        keys += [str(k) for k in row if str(k) not in keys]
+    e = html.escape
+    head = "".join(f"<th>{e(_label(k))}</th>" for k in keys)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{e(_format(k, row[k]))}</td>'
+            if is_number(row.get(k))
+            else f"<td>{e(_format(k, row[k])) if row.get(k) is not None else '&mdash;'}</td>"
+            for k in keys
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
 def _facts_table(facts: dict) -> str:
     e = html.escape
     rows = "".join(
@@ -111,7 +132,9 @@ def write_html_report(out_dir: Path, results: dict, images: dict[str, str]) -> P
         out_dir: The report folder; the images must already be in it.
         results: `{"protocols": {name: {numeric keys..., "description": str}}, "run": {...}}`;
             every numeric key of a protocol becomes a column (`*_rate` keys as percentages),
-            every key of `run` (world, seed, training minutes, device, ...) a row of run facts.
+            every key of `run` (world, seed, training minutes, device, ...) a row of run facts;
+            an optional `factors` section `{"rows": [{...}], "note": str}` (test-time factors,
+            `ami.evaluation.factor_eval`) becomes a table of its own.
         images: Caption to file name in `out_dir`, e.g. `{"Training curves": "curves.png"}`.
 
     Returns:
@@ -130,6 +153,10 @@ def write_html_report(out_dir: Path, results: dict, images: dict[str, str]) -> P
             raise DatasetError(f"image {caption!r} file {out_dir / name} does not exist")
     e = html.escape
     body = ["<h1>ami run report</h1>", "<h2>Results</h2>", _results_table(protocols)]
+    factors = results.get("factors")
+    if isinstance(factors, dict) and isinstance(factors.get("rows"), list) and factors["rows"]:
+        body += ["<h2>Test-time factors</h2>", f"<p>{e(str(factors.get('note', '')))}</p>"]
+        body.append(_rows_table(factors["rows"]))
     run = results.get("run")
     if isinstance(run, dict) and run:
         body += ["<h2>Run</h2>", _facts_table(run)]

@@ -1,7 +1,9 @@
 """Run an agent on a protocol's episodes, and the random and zero-action floors on the same ones.
 
 The agent's episodes can run in several worker processes (`evaluate(..., workers=n)`), with the
-same results as a serial run: every episode starts afresh from its own start/goal pair.
+same results as a serial run: every episode starts afresh from its own start/goal pair. Under a
+test-time factor (`evaluate(..., factor=)`, `ami.evaluation.factors`) the agent and the floors
+see every frame through it, and a world factor changes the world the episodes are drawn in.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ami.agent import Agent, FrameRecorder, RandomAgent, ZeroAgent, run_episode
 from ami.agent.episode import EpisodeOutcome
 from ami.errors import ConfigError
 from ami.evaluation.episodes_gif import EpisodeFrames
+from ami.evaluation.factors import Factor, FactoredAgent
 from ami.evaluation.goal_episodes import GoalStateWorld
 from ami.evaluation.protocols import EpisodeSpec, EvalProtocol, prepare_episodes
 from ami.worlds import make
@@ -72,6 +75,7 @@ def evaluate(
     progress: bool = True,
     world_overrides: dict[str, Any] | None = None,
     workers: int = 1,
+    factor: Factor | None = None,
 ) -> ProtocolResult:
     """Run `agent` on every episode of `protocol`, then the random and zero-action floors.
 
@@ -86,17 +90,27 @@ def evaluate(
             and `torch.get_num_threads() // workers` threads; an agent that starts every episode
             afresh in `begin` (as `PlanningAgent` does: MPC reseeds its generator) then gives
             the serial run's results, episode for episode. The random floor runs here, serially.
+        factor: a test-time factor: the agent and the floors see every frame (observations and
+            goal) through it; a world factor (`size`) changes the world's config, and the
+            episodes are drawn in the changed world with the protocol's seeds. Never training's.
 
     Returns:
         The figures, and the recorded episodes.
 
     Raises:
-        ConfigError: `workers` is not a positive integer.
+        ConfigError: `workers` is not a positive integer, or `factor` is not one of the world's.
     """
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     settings = protocol_world_settings(protocol, world_overrides)
-    options = {k: v for k, v in (world_overrides or {}).items() if k != "size"}
+    overrides = dict(world_overrides or {})
+    transform = None
+    if factor is not None:
+        changes = factor.world_changes(protocol.world, settings)
+        settings, overrides = {**settings, **changes}, {**overrides, **changes}
+        transform = factor.transform(protocol.world)
+        agent = FactoredAgent(agent, transform)
+    options = {k: v for k, v in overrides.items() if k != "size"}
     made = make(protocol.world, **settings)
     prepared = prepare_episodes(protocol, made, options)
     env = episode_world(made, protocol)
@@ -121,13 +135,14 @@ def evaluate(
             ("random", RandomAgent(action_dim, seed=protocol.seed)),
             ("zero action", ZeroAgent(action_dim)),
         ):
+            seen: Agent = floor if transform is None else FactoredAgent(floor, transform)
             task = bar.add_task(f"{protocol.name}: {name}", total=len(specs))
             floors[name] = []
             for spec in specs:
                 floors[name].append(
                     run_episode(
                         env,
-                        floor,
+                        seen,
                         spec.options,
                         protocol.budget,
                         spec.goal_pixels,
