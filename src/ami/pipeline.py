@@ -42,6 +42,7 @@ from ami.training import TrainResult, train
 from ami.training.checkpoint import check_run_folder
 from ami.training.colour_shift import ColourShiftWindows
 from ami.training.distributed import current_rank
+from ami.training.frame_augment import FrameAugmentWindows
 from ami.training.stages import load_encoder
 from ami.training.symmetry import SymmetricWindows
 from ami.training.trainer import METRICS_FILE, WindowSampler
@@ -131,12 +132,17 @@ def run_train(
 
 
 def augmented(recipe: Recipe, windows: WindowSampler) -> WindowSampler:
-    """The training windows with the recipe's augmentations (symmetries, then colour shift)."""
+    """The training windows with the recipe's augmentations.
+
+    In order: symmetries, colour shift, then random shift and lighting (`FrameAugmentWindows`).
+    """
     if recipe.train.symmetries:
         world: Any = make(recipe.collect.world, **world_settings(recipe)).unwrapped
         windows = SymmetricWindows(windows, world, name=recipe.collect.world)
     if recipe.train.colour_shift > 0:
         windows = ColourShiftWindows(windows, recipe.train.colour_shift)
+    if recipe.train.shift_pixels > 0 or recipe.train.lighting > 0:
+        windows = FrameAugmentWindows(windows, recipe.train.shift_pixels, recipe.train.lighting)
     return windows
 
 

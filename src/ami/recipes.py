@@ -100,6 +100,11 @@ class Recipe:
                 f"Recipe.collect.image_size ({self.collect.image_size}) must equal "
                 f"Recipe.model.encoder.image_size ({self.model.encoder.image_size})"
             )
+        if 4 * self.train.shift_pixels >= self.model.encoder.image_size:
+            raise ConfigError(
+                f"Recipe.train.shift_pixels ({self.train.shift_pixels}) must be under a quarter "
+                f"of Recipe.model.encoder.image_size ({self.model.encoder.image_size})"
+            )
         require_in_range("Recipe", "valid_fraction", self.valid_fraction, 0.0, 0.5)
         require_positive("Recipe", "eval_episodes", self.eval_episodes)
         frames = self.train.batch_size * self.window.length

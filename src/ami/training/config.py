@@ -27,9 +27,10 @@ from ami.errors import ConfigError
 from ami.model import SIGRegConfig
 from ami.training.objective import ObjectiveConfig
 
-__all__ = ["ACTIONS", "StepCallback", "TrainConfig", "TrainResult", "WindowSampler"]
+__all__ = ["ACTIONS", "MAX_LIGHTING", "StepCallback", "TrainConfig", "TrainResult", "WindowSampler"]
 
 ACTIONS = ("given", "none")  # TrainConfig.actions: learn from the actions, or from frames alone
+MAX_LIGHTING = 0.9  # TrainConfig.lighting's upper bound: both factors stay in [0.1, 1.9]
 
 
 class WindowSampler(Protocol):
@@ -52,6 +53,8 @@ _NUMBERS = (
     "checkpoint_every",
     "loader_workers",
     "colour_shift",
+    "shift_pixels",
+    "lighting",
 )
 
 
@@ -84,6 +87,11 @@ class TrainConfig:
             the batches, hence the run, are the same with any number (`ami.training.batches`).
         colour_shift: share of training windows whose hue turns part-way
             (`ami.training.colour_shift`), so the encoder learns to ignore colour (0: none).
+        shift_pixels: largest random shift of a training window in pixels, one offset per
+            window (`ami.training.frame_augment`; 0: none; under a quarter of the image side,
+            checked by `Recipe`).
+        lighting: per-window brightness and contrast jitter: both factors uniform in
+            [1 - lighting, 1 + lighting] (`ami.training.frame_augment`; 0: none; at most 0.9).
         symmetries: train on every window moved by a random symmetry of the world (quarter
             turns, mirror images: `ami.training.symmetry`); only for worlds that declare them.
         actions: "given" (the predictor is conditioned on the data's actions) or "none" (frames
@@ -109,6 +117,8 @@ class TrainConfig:
     compile: bool | str = False
     loader_workers: int = 0
     colour_shift: float = 0.0
+    shift_pixels: int = 0
+    lighting: float = 0.0
     symmetries: bool = False
     actions: str = "given"
     freeze_encoder: bool = False
@@ -126,6 +136,16 @@ class TrainConfig:
             require_non_negative("TrainConfig", name, getattr(self, name))
         require_choice("TrainConfig", "precision", self.precision, PRECISIONS)
         require_in_range("TrainConfig", "colour_shift", self.colour_shift, 0.0, 1.0)
+        if (
+            not isinstance(self.shift_pixels, int)
+            or isinstance(self.shift_pixels, bool)
+            or self.shift_pixels < 0
+        ):
+            raise ConfigError(
+                "TrainConfig.shift_pixels must be a non-negative integer, "
+                f"got {self.shift_pixels!r}"
+            )
+        require_in_range("TrainConfig", "lighting", self.lighting, 0.0, MAX_LIGHTING)
         if self.compile != "auto" and not isinstance(self.compile, bool):
             raise ConfigError(
                 f"TrainConfig.compile must be true, false or auto, got {self.compile!r}"
