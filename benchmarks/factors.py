@@ -75,6 +75,10 @@ def world_entry(args: argparse.Namespace) -> dict[str, Any]:
     if args.train_steps is not None:
         train = replace(recipe.train, steps=args.train_steps)
         recipe = replace(recipe, name=f"{recipe.name}_steps_{args.train_steps}", train=train)
+    if args.shift_pixels or args.lighting:  # the training-time augmentations of these kinds
+        train = replace(recipe.train, shift_pixels=args.shift_pixels, lighting=args.lighting)
+        name = f"{recipe.name}_shift{args.shift_pixels}_lighting{args.lighting:g}"
+        recipe = replace(recipe, name=name, train=train)
     overrides = world_settings(recipe)
     protocols = [protocol_by_name(name, args.episodes, world) for name in args.protocol]
     frames = factor_frames(protocols[0], usable, overrides)
@@ -99,7 +103,10 @@ def world_entry(args: argparse.Namespace) -> dict[str, Any]:
         for p in protocols
     }
     factored = evaluate_factors(protocols, agent, usable, overrides, progress=progress)
-    rows = [{"world": world, **row} for row in factor_rows(clean, factored, usable)]
+    rows = [
+        {"world": world, "recipe": recipe.name, **row}
+        for row in factor_rows(clean, factored, usable)
+    ]
     facts = model_facts(checkpoint)
     return {
         **entry,
@@ -108,6 +115,11 @@ def world_entry(args: argparse.Namespace) -> dict[str, Any]:
         "model": checkpoint,
         "recipe": recipe.name,
         "train_steps": recipe.train.steps,
+        "train_augmentations": {
+            "colour_shift": recipe.train.colour_shift,
+            "shift_pixels": recipe.train.shift_pixels,
+            "lighting": recipe.train.lighting,
+        },
         "train_minutes": facts.get("train_minutes"),
         "note": args.note,
         "load_average_1_5_15_min_at_end": [round(x, 2) for x in os.getloadavg()],
@@ -121,6 +133,8 @@ def main() -> None:
     parser.add_argument("--protocol", action="append", help=f"(default: {GOAL_25_STEPS})")
     parser.add_argument("--factors", help="comma-separated (default: the world's list)")
     parser.add_argument("--train-steps", type=int, help="a shorter-trained model of the recipe")
+    parser.add_argument("--shift-pixels", type=int, default=0, help="train with random shifts")
+    parser.add_argument("--lighting", type=float, default=0.0, help="train with lighting jitter")
     parser.add_argument("--frames-only", action="store_true", help="the picture, no model")
     parser.add_argument("--note", default="", help="recorded with the entry")
     parser.add_argument("--quiet", action="store_true")
@@ -130,7 +144,8 @@ def main() -> None:
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
     entry = world_entry(args)
     document = read_results("factors")
-    worlds = {**document.get("worlds", {}), args.world: {**entry, **provenance()}}
+    key = args.world + ("_augmented" if args.shift_pixels or args.lighting else "")
+    worlds = {**document.get("worlds", {}), key: {**entry, **provenance()}}
     document = {
         "description": __doc__.split("\n\n")[0],
         "worlds": worlds,
