@@ -57,16 +57,18 @@ def test_augmentations_are_deterministic_under_the_generator() -> None:
     assert not torch.equal(draw(0), draw(1))
 
 
-def test_the_shift_is_one_offset_per_window_with_edges_repeated() -> None:
+def test_the_shift_is_one_offset_per_frame_with_edges_repeated() -> None:
     pad = 3
     clean = Frames().sample(64, torch.Generator())["pixels"]
     shifted = random_shift(clean, pad, torch.Generator().manual_seed(0))
     assert shifted.shape == clean.shape and shifted.dtype == torch.uint8
     offsets = _offsets(shifted)  # [B, T, 2]
-    assert bool((offsets == offsets[:, :1]).all())  # every frame of a window moved alike
-    assert set(offsets[:, 0].flatten().tolist()) == set(range(-pad, pad + 1))
-    assert len({tuple(o) for o in offsets[:, 0].tolist()}) > 20  # windows move differently
-    assert torch.equal(shifted[:, :, 2], clean[:, :, 2])  # frames stay in order: motion kept
+    # each frame its own offset: a window-wide one would be predictable, so encodable for free
+    moved_within = (offsets != offsets[:, :1]).any(dim=2).any(dim=1)  # [B]
+    assert int(moved_within.sum()) > 56, offsets  # 7x7 offsets, 4 frames: nearly every window
+    assert set(offsets.flatten().tolist()) == set(range(-pad, pad + 1))
+    assert len({tuple(o) for o in offsets.flatten(0, 1).tolist()}) == (2 * pad + 1) ** 2
+    assert torch.equal(shifted[:, :, 2], clean[:, :, 2])  # frames stay in order
     row, column = (int(o) for o in offsets[0, 0])
     expected_rows = (torch.arange(SIDE) + row).clamp(0, SIDE - 1)  # edges repeated, not zeros
     expected_columns = (torch.arange(SIDE) + column).clamp(0, SIDE - 1)
@@ -74,14 +76,14 @@ def test_the_shift_is_one_offset_per_window_with_edges_repeated() -> None:
     assert shifted[0, 0, 1, 5, :].tolist() == expected_columns.tolist()
 
 
-def test_lighting_keeps_uint8_changes_frames_and_is_one_change_per_window() -> None:
+def test_lighting_keeps_uint8_changes_frames_and_is_one_change_per_frame() -> None:
     ramp = torch.arange(256, dtype=torch.uint8).view(1, 1, 1, 16, 16)
     pixels = ramp.expand(32, LENGTH, 3, -1, -1).clone()  # every frame the same 0..255 ramp
     lit = jitter_lighting(pixels, 0.9, torch.Generator().manual_seed(0))
     assert lit.dtype == torch.uint8 and lit.shape == pixels.shape
     assert not torch.equal(lit, pixels)
-    assert bool((lit == lit[:, :1]).all())  # the same brightness and contrast in a window
-    assert len({tuple(window[0, 0].flatten().tolist()) for window in lit}) == 32
+    frames = {tuple(frame[0].flatten().tolist()) for window in lit for frame in window}
+    assert len(frames) > 30 * LENGTH  # every frame its own (rounding may make two alike)
     flat = lit[:, 0, 0].flatten(1).long()  # [B, 256]: the ramp as each window sees it
     assert bool((flat[:, 1:] >= flat[:, :-1]).all())  # order of brightness kept
     assert int(flat.min()) == 0 and int(flat.max()) == 255  # clipped, not wrapped around
