@@ -119,6 +119,13 @@ def test_table_config_is_validated(tiny_recipes):
         TableConfig(worlds=("two_room",), episodes=0)
     with pytest.raises(ConfigError, match="train_steps"):
         TableConfig(worlds=("two_room",), train_steps=0)
+    with pytest.raises(ConfigError, match="collect_workers"):
+        TableConfig(worlds=("two_room",), collect_workers=0)
+
+
+def test_every_row_of_the_table_has_the_published_figures_beside_it():
+    assert set(bench_table.ANCHOR_FIGURES) == set(bench_table.row_recipes())
+    assert bench_table.ANCHOR_FIGURES["cube"]["DINO-WM"] == 86
 
 
 def test_a_model_is_reused_across_new_defaulted_fields_and_other_planners():
