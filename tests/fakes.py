@@ -50,3 +50,29 @@ def remember_maze_wandering(memory, version: str, episodes: int = 12, steps: int
         episode_id = memory.begin_episode(session, "maze")
         n = len(episode.actions)
         memory.remember(episode_id, np.arange(n), episode.actions, episode.states[:n], version)
+
+
+def training_windows_seen(monkeypatch, recipes, run_dir) -> list[tuple[object, object]]:
+    """The (training, validation) windows `run_train` hands to `train` for each of `recipes`.
+
+    The data set is a stand-in whose split is ("train", "valid"), so a wrapper around the
+    training windows (augmentation, colour shift) shows as an object wrapping "train".
+    """
+    import ami.pipeline as pipeline
+
+    class Windows:
+        def split(self, fraction, seed):
+            return "train", "valid"
+
+    seen: list[tuple[object, object]] = []
+
+    def fake_train(model, train_windows, valid_windows, config, run_dir, **kwargs):
+        seen.append((train_windows, valid_windows))
+
+    monkeypatch.setattr(pipeline, "training_windows", lambda *args, **kwargs: Windows())
+    monkeypatch.setattr(pipeline, "train", fake_train)
+    monkeypatch.setattr(pipeline, "plot_training_curves", lambda *args: None)
+    monkeypatch.setattr(pipeline, "read_metrics", lambda *args: [])
+    for recipe in recipes:
+        pipeline.run_train(recipe, run_dir / "data.h5", run_dir / "run", torch.device("cpu"))
+    return seen

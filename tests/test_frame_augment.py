@@ -14,6 +14,7 @@ from ami.errors import ConfigError
 from ami.recipes import TINY, load_recipe, save_recipe
 from ami.training import TrainConfig
 from ami.training.frame_augment import FrameAugmentWindows, jitter_lighting, random_shift
+from fakes import training_windows_seen
 
 SIDE, LENGTH = 16, 4
 
@@ -90,24 +91,8 @@ def test_lighting_keeps_uint8_changes_frames_and_is_one_change_per_frame() -> No
 
 
 def test_the_training_windows_are_augmented_the_validation_ones_are_not(tmp_path, monkeypatch):
-    import ami.pipeline as pipeline
-
-    class Windows:
-        def split(self, fraction, seed):
-            return "train", "valid"
-
-    seen = []
-
-    def fake_train(model, train_windows, valid_windows, config, run_dir, **kwargs):
-        seen.append((train_windows, valid_windows))
-
-    monkeypatch.setattr(pipeline, "training_windows", lambda *args, **kwargs: Windows())
-    monkeypatch.setattr(pipeline, "train", fake_train)
-    monkeypatch.setattr(pipeline, "plot_training_curves", lambda *args: None)
-    monkeypatch.setattr(pipeline, "read_metrics", lambda *args: [])
     augmented = replace(TINY, train=replace(TINY.train, shift_pixels=2, lighting=0.3))
-    for recipe in (TINY, augmented):
-        pipeline.run_train(recipe, tmp_path / "data.h5", tmp_path / "run", torch.device("cpu"))
+    seen = training_windows_seen(monkeypatch, (TINY, augmented), tmp_path)
     (plain, plain_valid), (wrapped, wrapped_valid) = seen
     assert plain == "train" and plain_valid == "valid"
     assert isinstance(wrapped, FrameAugmentWindows)

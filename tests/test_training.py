@@ -402,27 +402,12 @@ def test_objective_config_rejects_negative_weights(field):
 def test_run_train_hue_shifts_the_training_windows_only_when_the_recipe_asks(tmp_path, monkeypatch):
     from dataclasses import replace
 
-    import ami.pipeline as pipeline
     from ami.recipes import TINY
     from ami.training.colour_shift import ColourShiftWindows
+    from fakes import training_windows_seen
 
-    class Windows:
-        def split(self, fraction, seed):
-            return "train", "valid"
-
-    seen = []
-
-    def fake_train(model, train_windows, valid_windows, config, run_dir, **kwargs):
-        seen.append((train_windows, valid_windows))
-        return None
-
-    monkeypatch.setattr(pipeline, "training_windows", lambda *args, **kwargs: Windows())
-    monkeypatch.setattr(pipeline, "train", fake_train)
-    monkeypatch.setattr(pipeline, "plot_training_curves", lambda *args: None)
-    monkeypatch.setattr(pipeline, "read_metrics", lambda *args: [])
     shifted = replace(TINY, train=replace(TINY.train, colour_shift=0.3))
-    for recipe in (TINY, shifted):
-        pipeline.run_train(recipe, tmp_path / "data.h5", tmp_path / "run", torch.device("cpu"))
+    seen = training_windows_seen(monkeypatch, (TINY, shifted), tmp_path)
     (plain, plain_valid), (wrapped, wrapped_valid) = seen
     assert plain == "train" and plain_valid == "valid"
     assert isinstance(wrapped, ColourShiftWindows) and wrapped.probability == 0.3

@@ -236,11 +236,7 @@ CUBE = Recipe(
     name="cube",
     collect=CollectConfig(world="cube", episodes=1500, steps_per_episode=200, policy="expert"),
     window=WindowConfig(length=6, frameskip=5),
-    model=WorldModelConfig(
-        encoder=DEMO.model.encoder,
-        predictor=PredictorConfig(embed_dim=64, action_dim=25, history=3, hidden=256, depth=3),
-        frameskip=5,
-    ),
+    model=replace(REACHER.model, predictor=replace(REACHER.model.predictor, action_dim=25)),
     train=TrainConfig(steps=18000, batch_size=64, objective=ObjectiveConfig(sigreg_weight=1.0)),
     planner=DEMO.planner,
     eval_episodes=50,

@@ -18,13 +18,13 @@ read, and `physics_from_state` ignores them.
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 import numpy as np
 
 from ami.errors import DependencyMissingError
-from ami.worlds.reacher_render import INSTALL_HINT as GL_INSTALL_HINT
+from ami.worlds.mujoco_raster import GeomRasterizer, RasterConfig
+from ami.worlds.reacher_render import open_mujoco_renderer
 
 __all__ = [
     "INSTALL_HINT",
@@ -163,27 +163,5 @@ def open_renderer(renderer: str, model: Any, size: int, camera: str) -> Any:
         DependencyMissingError: the renderer cannot start here (one line saying why).
     """
     if renderer == "mujoco":
-        return _open_mujoco_renderer(model, size)
-    try:
-        from ami.worlds.mujoco_raster import GeomRasterizer, RasterConfig
-    except ImportError as exc:
-        raise DependencyMissingError(
-            f"renderer='fast' needs ami.worlds.mujoco_raster, which this ami lacks ({exc}); "
-            "use renderer='mujoco'"
-        ) from exc
+        return open_mujoco_renderer(model, size, fallback="renderer='fast'")
     return GeomRasterizer(model, RasterConfig(size=size, camera=camera))
-
-
-def _open_mujoco_renderer(model: Any, size: int) -> Any:
-    """A `mujoco.Renderer` of size x size; `DependencyMissingError` (one line) if no backend."""
-    import mujoco  # imported by whoever built `model`, so MUJOCO_GL is settled
-
-    backend = os.environ.get("MUJOCO_GL", "glfw (MuJoCo's default)")
-    try:
-        return mujoco.Renderer(model, size, size)
-    except (ImportError, OSError, RuntimeError, AttributeError, mujoco.FatalError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DependencyMissingError(
-            f"MuJoCo rendering is unavailable with MUJOCO_GL={backend} ({reason[:120]}); "
-            f"{GL_INSTALL_HINT}, or use renderer='fast'"
-        ) from exc

@@ -116,8 +116,11 @@ def _background(size: int, border: float) -> np.ndarray:
     return (floor + cover * (wall - floor)).astype(np.float32)
 
 
-def open_mujoco_renderer(model: Any, size: int) -> Any:
-    """A `mujoco.Renderer` of size x size for `model`; `DependencyMissingError` if no backend."""
+def open_mujoco_renderer(model: Any, size: int, fallback: str = "renderer='numpy'") -> Any:
+    """A `mujoco.Renderer` of size x size for `model`; `DependencyMissingError` if no backend.
+
+    The one-line error names `fallback`, the world's renderer that needs no OpenGL.
+    """
     import mujoco  # already imported by whoever built `model`, so MUJOCO_GL is settled
 
     backend = os.environ.get("MUJOCO_GL", "glfw (MuJoCo's default)")
@@ -127,5 +130,5 @@ def open_mujoco_renderer(model: Any, size: int) -> Any:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DependencyMissingError(
             f"MuJoCo rendering is unavailable with MUJOCO_GL={backend} ({reason[:120]}); "
-            f"{INSTALL_HINT}, or use renderer='numpy'"
+            f"{INSTALL_HINT}, or use {fallback}"
         ) from exc
