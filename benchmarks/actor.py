@@ -39,7 +39,8 @@ from ami.agent.decision_recorder import DecisionRecorder
 from ami.agent.distill import DistillConfig, calibrate_miss_threshold, distill_actor
 from ami.agent.relabel import relabel_with_planner
 from ami.agent.two_mode import ModeConfig, TwoModeAgent
-from ami.evaluation.protocols import EvalProtocol, episode_specs, protocol_by_name
+from ami.evaluation.episode_specs import episode_specs
+from ami.evaluation.protocols import EvalProtocol, protocol_by_name
 from ami.evaluation.runner import protocol_world_settings
 from ami.live.goals import propose_goals
 from ami.memory import Memory

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from ami.agent.episode import Step, run_episode
-from ami.evaluation.protocols import episode_specs, protocol_by_name
+from ami.evaluation.episode_specs import episode_specs
+from ami.evaluation.protocols import protocol_by_name
 from ami.model import WorldModel
 from ami.pipeline import make_agent
 from ami.recipes import load_recipe, world_settings

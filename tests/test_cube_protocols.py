@@ -20,7 +20,8 @@ pytest.importorskip("ogbench", reason="the cube world needs OGBench (pip install
 
 from ami.agent import RandomAgent  # noqa: E402
 from ami.evaluation.cube_protocols import START_STEP  # noqa: E402
-from ami.evaluation.protocols import prepare_episodes, protocol_by_name, protocols_of  # noqa: E402
+from ami.evaluation.episode_specs import prepare_episodes  # noqa: E402
+from ami.evaluation.protocols import protocol_by_name, protocols_of  # noqa: E402
 from ami.evaluation.runner import evaluate, protocol_world_settings  # noqa: E402
 from ami.experience import CollectConfig, collect  # noqa: E402
 from ami.recipes import preset  # noqa: E402

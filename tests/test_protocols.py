@@ -6,12 +6,8 @@ import numpy as np
 import pytest
 
 from ami.errors import ConfigError, UnknownWorldError
-from ami.evaluation.protocols import (
-    EvalProtocol,
-    episode_specs,
-    protocol_by_name,
-    protocols_of,
-)
+from ami.evaluation.episode_specs import episode_specs
+from ami.evaluation.protocols import EvalProtocol, protocol_by_name, protocols_of
 from ami.worlds import make
 
 

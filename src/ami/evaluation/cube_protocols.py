@@ -1,4 +1,4 @@
-"""The cube world's evaluation protocols (`ami.worlds.cube`), registered in `PROTOCOLS`.
+"""The cube world's evaluation protocols (`ami.worlds.cube`), listed in `PROTOCOLS`.
 
 - `goal_25_steps` v1 (the anchors' protocol): start = a random state of a held-out expert
   episode (its first 50 steps: reaching, grasping, lifting), set exactly through
@@ -19,12 +19,13 @@ The random and zero-action floors run the same episodes beside the agent (`evalu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import gymnasium
 
 from ami.errors import ConfigError
-from ami.evaluation.protocols import GOAL_25_STEPS, PROTOCOLS, EpisodeSpec, EvalProtocol
+from ami.evaluation.eval_protocol import GOAL_25_STEPS, EpisodeSpec, EvalProtocol
 from ami.worlds.cube import TASKS, Cube, make_cube
 from ami.worlds.cube_state import state_slice
 
@@ -70,17 +71,9 @@ def cube_goal_25_steps(episodes: int = 50, seed: int = 1_000_003) -> EvalProtoco
 
 def cube_goal_25_steps_fixed(episodes: int = 50, seed: int = 1_000_003) -> EvalProtocol:
     """goal_25_steps with the start at step `START_STEP` of every held-out expert episode."""
-    return EvalProtocol(
+    return replace(
+        cube_goal_25_steps(episodes, seed),
         name=GOAL_25_STEPS_FIXED,
-        version=1,
-        world="cube",
-        episodes=episodes,
-        seed=seed,
-        budget=50,
-        success_radius=None,
-        pairing="dataset_offset",
-        goal_offset=25,
-        skip_solved_starts=True,
         start_step=START_STEP,
         description=(
             f"Cube goal_25_steps with a fixed start: start = step {START_STEP} of every "
@@ -153,8 +146,3 @@ def task_specs(
         for world in makers.values():
             world.close()
     return specs
-
-
-PROTOCOLS.setdefault(GOAL_25_STEPS, {})["cube"] = cube_goal_25_steps
-PROTOCOLS[GOAL_25_STEPS_FIXED] = {"cube": cube_goal_25_steps_fixed}
-PROTOCOLS[OGBENCH_TASKS] = {"cube": cube_ogbench_tasks}

@@ -20,9 +20,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ami.agent import Agent
+from ami.evaluation.episode_specs import prepare_episodes
+from ami.evaluation.eval_protocol import EvalProtocol
 from ami.evaluation.factors import Factor
 from ami.evaluation.plots import DPI, save_figure
-from ami.evaluation.protocols import EvalProtocol, prepare_episodes
 from ami.evaluation.report import write_html_report
 from ami.evaluation.runner import ProtocolResult, episode_world, evaluate, protocol_world_settings
 from ami.files import atomic_write_bytes

@@ -34,138 +34,39 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
-import gymnasium
-import numpy as np
-
-from ami.agent.episode import SCORE_AT, ScoreRule
-from ami.config import require_choice, require_positive
-from ami.errors import ConfigError, GoalUnreachableError, UnknownWorldError
-from ami.evaluation.goal_episodes import goal_state_episodes
-from ami.experience import CollectConfig, collect
-from ami.worlds.goal_distance import GoalDistance, default_distance_name
+from ami.agent.episode import ScoreRule
+from ami.errors import UnknownWorldError
+from ami.evaluation.cube_protocols import (
+    GOAL_25_STEPS_FIXED,
+    OGBENCH_TASKS,
+    cube_goal_25_steps,
+    cube_goal_25_steps_fixed,
+    cube_ogbench_tasks,
+)
+from ami.evaluation.eval_protocol import GOAL_25_STEPS, EpisodeSpec, EvalProtocol
+from ami.worlds.goal_distance import default_distance_name
 from ami.worlds.gym_id import is_gym_world
 
-PAIRINGS = ("cross_room", "dataset_offset", "goal_state", "world_tasks")
-GOAL_25_STEPS = "goal_25_steps"
+__all__ = [
+    "DEPRECATED_NAMES",
+    "GOAL_25_STEPS",
+    "PROTOCOLS",
+    "EpisodeSpec",
+    "EvalProtocol",
+    "current_name",
+    "goal_k_steps",
+    "protocol_by_name",
+    "protocols_of",
+    "push_t_goal_25_steps",
+    "reacher_goal_25_steps",
+    "two_room_cross_room",
+    "two_room_goal_25_steps",
+    "with_scoring",
+]
+
 DEPRECATED_NAMES = {"anchor": GOAL_25_STEPS}  # old name -> name
-
-
-@dataclass(frozen=True)
-class EvalProtocol:
-    """One reproducible evaluation.
-
-    Attributes:
-        name: short name ("cross_room", "goal_25_steps").
-        version: bumped whenever the protocol's figures would change.
-        world: registered world name.
-        episodes: number of episodes.
-        seed: seed of the start/goal pairs (and of held-out data).
-        budget: env steps allowed per episode.
-        success_radius: success distance in arena units (the world's success radius is set to
-            it); None keeps the world's own success criterion.
-        pairing: how start/goal pairs are drawn: "cross_room", "dataset_offset" (a built-in
-            world's expert episodes, started through its `reset_options`), "goal_state" (a
-            `gym:` world's own held-out episodes, started by replay or by its simulator state)
-            or "world_tasks" (the world's own evaluation tasks: the cube's OGBench tasks).
-        goal_offset: for "dataset_offset" and "goal_state": the goal is the state this many steps
-            ahead.
-        skip_solved_starts: for "dataset_offset": never start where the goal is already met (a
-            window in which the expert left the block or arm where it was asks nothing);
-            "goal_state" always refuses such starts.
-        start_step: for "dataset_offset": every start is this step of its held-out episode
-            (an episode whose start is unusable is refused and counted); None: a step drawn
-            from each episode's usable ones.
-        description: one paragraph stating the protocol for people.
-        success: for "goal_state": the goal distance's name (`ami.worlds.goal_distance`) or
-            "module:callable"; None for the world's default.
-        success_threshold: for "goal_state": replaces the distance's own threshold.
-        score_at: "any", "end" or "held" (`ami.agent.ScoreRule`).
-        held_steps: for score_at "held": the consecutive steps the goal must hold.
-        held_out_policy: for "goal_state": the collection policy of the held-out episodes
-            (`ami.experience.collect`; "colored" noise moves a heavy body further than held
-            uniform actions, so fewer goals lie where the world drifts by itself).
-    """
-
-    name: str
-    version: int
-    world: str
-    episodes: int
-    seed: int
-    budget: int
-    success_radius: float | None
-    pairing: str
-    goal_offset: int = 25
-    skip_solved_starts: bool = False
-    start_step: int | None = None
-    description: str = ""
-    success: str | None = None
-    success_threshold: float | None = None
-    score_at: str = "any"
-    held_steps: int = 1
-    held_out_policy: str = "colored"
-
-    def __post_init__(self) -> None:
-        for name in ("version", "episodes", "budget", "goal_offset", "held_steps"):
-            require_positive("EvalProtocol", name, getattr(self, name))
-        for name in ("success_radius", "success_threshold"):
-            if getattr(self, name) is not None:
-                require_positive("EvalProtocol", name, getattr(self, name))
-        require_choice("EvalProtocol", "pairing", self.pairing, PAIRINGS)
-        require_choice("EvalProtocol", "score_at", self.score_at, SCORE_AT)
-        if self.start_step is not None and (
-            self.pairing != "dataset_offset"
-            or not isinstance(self.start_step, int)
-            or self.start_step < 0
-        ):
-            raise ConfigError(
-                f"EvalProtocol.start_step must be None or an integer >= 0 with pairing "
-                f"'dataset_offset', got {self.start_step!r} with {self.pairing!r}"
-            )
-        if self.pairing != "goal_state" and (
-            self.success is not None or self.success_threshold is not None
-        ):
-            raise ConfigError(
-                f"protocol {self.name!r} on {self.world!r} scores by the world's own success "
-                "test; a goal distance (success, success_threshold) is for gym: worlds"
-            )
-
-    @property
-    def score(self) -> ScoreRule:
-        """When an episode's per-step success makes it a success."""
-        return ScoreRule(self.score_at, self.held_steps)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for results files."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "world": self.world,
-            "episodes": self.episodes,
-            "seed": self.seed,
-            "budget": self.budget,
-            "success_radius": self.success_radius,
-            "pairing": self.pairing,
-            "goal_offset": self.goal_offset,
-            "skip_solved_starts": self.skip_solved_starts,
-            "start_step": self.start_step,
-            "success": self.success,
-            "success_threshold": self.success_threshold,
-            "score_at": self.score_at,
-            "held_steps": self.held_steps,
-            "held_out_policy": self.held_out_policy if self.pairing == "goal_state" else None,
-            "description": self.description,
-        }
-
-
-@dataclass(frozen=True)
-class EpisodeSpec:
-    """One start/goal pair: reset options and, when the goal is a data frame, its pixels."""
-
-    options: dict[str, np.ndarray]
-    goal_pixels: np.ndarray | None = None
 
 
 def two_room_cross_room(episodes: int = 50, seed: int = 2_000_003) -> EvalProtocol:
@@ -325,7 +226,10 @@ PROTOCOLS: dict[str, dict[str, Callable[..., EvalProtocol]]] = {
         "two_room": two_room_goal_25_steps,
         "push_t": push_t_goal_25_steps,
         "reacher": reacher_goal_25_steps,
+        "cube": cube_goal_25_steps,
     },
+    GOAL_25_STEPS_FIXED: {"cube": cube_goal_25_steps_fixed},
+    OGBENCH_TASKS: {"cube": cube_ogbench_tasks},
 }
 _GOAL_K_STEPS = re.compile(r"goal_([1-9][0-9]*)_steps")
 
@@ -416,148 +320,3 @@ def protocols_of(world: str) -> list[str]:
     if is_gym_world(world):
         return [GOAL_25_STEPS]
     return [name for name, worlds in PROTOCOLS.items() if world in worlds]
-
-
-@dataclass(frozen=True)
-class PreparedEpisodes:
-    """A protocol's episodes, ready to run.
-
-    Attributes:
-        specs: the start/goal pairs, in order.
-        distance: for "goal_state" pairing, the goal distance the episodes' world must score by
-            (`ami.evaluation.goal_episodes.GoalStateWorld`); None where the world scores itself.
-        refusals: what was refused on the way, counted (plain data; empty where nothing is).
-    """
-
-    specs: list[EpisodeSpec]
-    distance: GoalDistance | None = None
-    refusals: dict[str, Any] = field(default_factory=dict)
-
-
-def prepare_episodes(
-    protocol: EvalProtocol, env: gymnasium.Env, world_options: dict[str, Any] | None = None
-) -> PreparedEpisodes:
-    """The protocol's episodes in `env` (see `episode_specs`), with their distance and refusals."""
-    if protocol.pairing == "dataset_offset":
-        rng = np.random.default_rng(protocol.seed)
-        specs, refusals = _dataset_offset_specs(protocol, rng, env, world_options or {})
-        return PreparedEpisodes(specs, refusals=refusals)
-    if protocol.pairing != "goal_state":
-        return PreparedEpisodes(episode_specs(protocol, env, world_options))
-    made = goal_state_episodes(
-        protocol.world,
-        env,
-        protocol.episodes,
-        protocol.goal_offset,
-        protocol.seed,
-        world_options or {},
-        protocol.success,
-        protocol.success_threshold,
-        protocol.held_out_policy,
-    )
-    specs = [
-        EpisodeSpec(options, goal_pixels=pixels)
-        for options, pixels in zip(made.options, made.goal_pixels, strict=True)
-    ]
-    return PreparedEpisodes(specs, made.distance, made.refusals.as_dict())
-
-
-def episode_specs(
-    protocol: EvalProtocol, env: gymnasium.Env, world_options: dict[str, Any] | None = None
-) -> list[EpisodeSpec]:
-    """The protocol's start/goal pairs, identical on every call.
-
-    `world_options` (world settings beyond the size) are those of `env`, so that goal images
-    taken from held-out data look like the agent's observations.
-    """
-    if protocol.pairing in ("goal_state", "dataset_offset"):
-        return prepare_episodes(protocol, env, world_options).specs
-    if protocol.pairing == "world_tasks":
-        return cube_protocols.task_specs(protocol, env, world_options or {})
-    world = env.unwrapped
-    rng = np.random.default_rng(protocol.seed)
-    if protocol.pairing == "cross_room":
-        specs = []
-        for index in range(protocol.episodes):
-            room = index % 2
-            start = world.sample_free_position(rng, room=room)  # type: ignore[attr-defined]
-            goal = world.sample_free_position(rng, room=1 - room)  # type: ignore[attr-defined]
-            specs.append(EpisodeSpec({"agent": start, "goal": goal}))
-        return specs
-    raise ConfigError(f"unknown pairing {protocol.pairing!r}")  # __post_init__ refuses it first
-
-
-def _dataset_offset_specs(
-    protocol: EvalProtocol,
-    rng: np.random.Generator,
-    env: gymnasium.Env,
-    world_options: dict[str, Any],
-) -> tuple[list[EpisodeSpec], dict[str, Any]]:
-    """Start at a frame of a held-out expert episode, goal `goal_offset` frames later.
-
-    The frame is drawn at random, or is `start_step` in every episode. Only frames whose state
-    the world can be reset to exactly are starts (`reset_options` gives None for the others,
-    e.g. PushT's pusher in contact with the block), and with `skip_solved_starts` only those
-    where the goal is not already met. A world that draws its goal in every frame renders the
-    goal image itself; otherwise it is the data's frame.
-
-    Returns:
-        The specs and the refusals counted: starts considered, refused as not settable or as
-        already solved, and held-out episodes left without a start.
-    """
-    world = env.unwrapped
-    image_size = int(env.observation_space["pixels"].shape[0])  # type: ignore[index]
-    draws_its_goal = bool(getattr(world, "draws_its_goal", False))
-    length = protocol.goal_offset + 25
-    if protocol.start_step is not None:
-        length = protocol.start_step + protocol.goal_offset
-    refused = {"starts_considered": 0, "unsettable_starts": 0, "solved_starts": 0,
-               "episodes_without_start": 0}  # fmt: skip
-    held_out = collect(
-        CollectConfig(
-            world=protocol.world,
-            # spare episodes for those without a usable start (only with skip_solved_starts)
-            episodes=protocol.episodes * (3 if protocol.skip_solved_starts else 1),
-            steps_per_episode=length,
-            policy="expert",
-            seed=protocol.seed,
-            image_size=image_size,
-            world_options=world_options,
-        ),
-        progress=False,
-    )
-    specs = []
-    for episode in held_out:
-        steps = range(episode.length - protocol.goal_offset + 1)
-        if protocol.start_step is not None:
-            steps = range(protocol.start_step, min(protocol.start_step + 1, steps.stop))
-        candidates = []
-        for t in steps:
-            refused["starts_considered"] += 1
-            options = world.reset_options(  # type: ignore[attr-defined]
-                episode.states[t].astype(np.float64),
-                episode.states[t + protocol.goal_offset].astype(np.float64),
-            )
-            if options is None:
-                refused["unsettable_starts"] += 1
-            elif protocol.skip_solved_starts and env.reset(options=options)[1]["is_success"]:
-                refused["solved_starts"] += 1
-            else:
-                candidates.append((t, options))
-        if not candidates:
-            refused["episodes_without_start"] += 1
-            continue
-        t, options = candidates[int(rng.integers(len(candidates)))]
-        goal_pixels = None if draws_its_goal else episode.pixels[t + protocol.goal_offset]
-        specs.append(EpisodeSpec(options, goal_pixels=goal_pixels))
-        if len(specs) == protocol.episodes:
-            return specs, refused
-    raise GoalUnreachableError(
-        f"{protocol.world}: only {len(specs)} of {protocol.episodes} held-out episodes have a "
-        f"usable start ({refused['unsettable_starts']} starts cannot be set, "
-        f"{refused['solved_starts']} are already at their goal)"
-    )
-
-
-# the cube's protocols register themselves in PROTOCOLS; imported last, as they use this module
-from ami.evaluation import cube_protocols  # noqa: E402

@@ -23,10 +23,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ami.agent import Agent, FrameRecorder, RandomAgent, ZeroAgent, run_episode
 from ami.agent.episode import EpisodeOutcome
 from ami.errors import ConfigError
+from ami.evaluation.episode_specs import prepare_episodes
 from ami.evaluation.episodes_gif import EpisodeFrames
+from ami.evaluation.eval_protocol import EpisodeSpec, EvalProtocol
 from ami.evaluation.factors import Factor, FactoredAgent
 from ami.evaluation.goal_episodes import GoalStateWorld
-from ami.evaluation.protocols import EpisodeSpec, EvalProtocol, prepare_episodes
 from ami.worlds import make
 
 
