@@ -1,21 +1,30 @@
-"""Cameras that frame a known Gymnasium env's task at the small sizes world models see.
+"""Framings of known Gymnasium envs: what their frames show at the small sizes world models see.
 
 Some envs' default cameras are made for people watching at 480 px: Gymnasium's `Reacher-v5`
 looks at its arena from a slant, so at 64 px its arm is about 12 px long and its target a pixel
-or two. For the envs listed here ami asks `gym.make` for a camera that frames the task (the
-MuJoCo envs' `default_camera_config`), unless the user's `--world-kwargs` already set that
-keyword. The settings go into the recipe's `collect.world_options`, so a checkpoint is always
-evaluated through the camera it was trained with; a recipe from before keeps its own.
+or two. For Reacher ami asks `gym.make` for a camera that frames the task (the MuJoCo envs'
+`default_camera_config`). gymnasium-robotics' PointMaze draws each episode's own goal as a red
+ball in every frame, so the same place looks different from one episode to the next and a
+memory of places cannot link episodes (measured: the nearest place of another episode 20 times
+farther in embedding than the nearest of the same one); ami hides that marker (`hidden_sites`,
+`ami.worlds.mujoco_sites`), as a goal-conditioned agent is given its goal as an image.
+
+A keyword the user's `--world-kwargs` sets is kept. The settings go into the recipe's
+`collect.world_options`, so a checkpoint is always evaluated through the framing it was trained
+with; a recipe from before keeps its own.
 
 Example:
     >>> framing("gym:Reacher-v5")["default_camera_config"]["elevation"]
     -90.0
+    >>> framing("gym:gymnasium_robotics:PointMaze_Large-v3")
+    {'hidden_sites': ['target']}
     >>> framing("gym:CartPole-v1")
     {}
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ami.worlds.gym_id import is_gym_world, parse_gym_id
@@ -30,8 +39,12 @@ _TOP_DOWN_REACHER = {
     }
 }
 
-# Gymnasium's own env ids without their version -> the gym.make keywords that frame them
-FRAMING: dict[str, dict[str, Any]] = {"Reacher": _TOP_DOWN_REACHER}
+# (the module that registers the envs, None for Gymnasium's own; a pattern of their ids without
+# the version) -> the keywords that frame them
+FRAMING: dict[tuple[str | None, str], dict[str, Any]] = {
+    (None, "Reacher"): _TOP_DOWN_REACHER,
+    ("gymnasium_robotics", r"PointMaze_\w+"): {"hidden_sites": ["target"]},
+}
 
 
 def framing(world: str) -> dict[str, Any]:
@@ -39,10 +52,12 @@ def framing(world: str) -> dict[str, Any]:
     if not is_gym_world(world):
         return {}
     gym_id = parse_gym_id(world)
-    if gym_id.module is not None:  # another package's env of the same name is not this one
-        return {}
     family = gym_id.env_id.rsplit("-v", 1)[0]
-    return {key: _copy(value) for key, value in FRAMING.get(family, {}).items()}
+    for (module, pattern), keywords in FRAMING.items():
+        # another package's env of the same name is not this one
+        if module == gym_id.module and re.fullmatch(pattern, family):
+            return {key: _copy(value) for key, value in keywords.items()}
+    return {}
 
 
 def with_framing(world: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -51,4 +66,6 @@ def with_framing(world: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _copy(value: Any) -> Any:
-    return {k: _copy(v) for k, v in value.items()} if isinstance(value, dict) else value
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return list(value) if isinstance(value, list) else value

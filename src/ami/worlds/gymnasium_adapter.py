@@ -4,7 +4,8 @@ The observation becomes ``{"pixels": uint8 [size, size, 3], "state": float32 [S]
 the env's `render()` (made with render_mode="rgb_array"), resized with PIL (bilinear, antialiased
 when shrinking); an env that cannot render rgb_array but whose observation holds a uint8
 [h, w, 3] entry gives that entry instead ("pixels" if present, else the first image entry), and
-`pixels_key` picks an entry explicitly. The state is every other entry flattened in a stated
+`pixels_key` picks an entry explicitly; `hidden_sites` names MuJoCo sites left out of the frames
+(`ami.worlds.mujoco_sites`). The state is every other entry flattened in a stated
 order, with `state_names` naming each component (`ami.worlds.gym_observation`).
 
 Actions are float32 [A] in [-1, 1], mapped affinely (in float64) to the env's bounds and cast to
@@ -22,7 +23,7 @@ env's `TimeLimit` (None without one).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium
@@ -35,6 +36,7 @@ from ami.worlds.gym_id import make_gym_env, parse_gym_id
 from ami.worlds.gym_observation import ObservationLayout, is_image_space
 from ami.worlds.gym_sim_state import read_state, state_family, write_state
 from ami.worlds.gym_success import terminated_means_success, with_success
+from ami.worlds.mujoco_sites import hide_sites
 
 
 def from_gymnasium(
@@ -44,6 +46,7 @@ def from_gymnasium(
     make_kwargs: Mapping[str, Any] | None = None,
     success_from_terminated: bool | None = None,
     pixels_key: str | None = None,
+    hidden_sites: Sequence[str] = (),
 ) -> GymnasiumAdapter:
     """Wrap a Gymnasium env (or make one by id, with render_mode="rgb_array") for ami.
 
@@ -55,6 +58,8 @@ def from_gymnasium(
         success_from_terminated: Whether `terminated` means success; None: from the env's
             family (`ami.worlds.gym_success`).
         pixels_key: The observation entry to take pixels from instead of `render()`.
+        hidden_sites: MuJoCo sites not drawn in the frames (`ami.worlds.mujoco_sites`), such as
+            PointMaze's goal marker "target".
 
     Returns:
         An env with obs ``{"pixels": uint8 [size, size, 3], "state": float32 [S]}`` and actions
@@ -63,17 +68,21 @@ def from_gymnasium(
     Raises:
         UnknownWorldError: The id is not registered with Gymnasium.
         DependencyMissingError: The id's module or a package the env needs is not installed.
-        ConfigError: The env gives no frame, its action space is not a finite Box, or a make
-            keyword is not one the env takes.
+        ConfigError: The env gives no frame, its action space is not a finite Box, a make
+            keyword is not one the env takes, or a hidden site is not one of the env's.
     """
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ConfigError(f"from_gymnasium size must be a positive integer, got {size!r}")
+    if isinstance(hidden_sites, str):
+        raise ConfigError(f"hidden_sites must be a list of site names, got {hidden_sites!r}")
     if not isinstance(env_id_or_env, str):
         if make_kwargs:
             raise ConfigError("from_gymnasium make_kwargs are for an env id, not for a built env")
+        hide_sites(env_id_or_env, hidden_sites)
         return GymnasiumAdapter(env_id_or_env, size, success_from_terminated, pixels_key)
     env = make_gym_env(parse_gym_id(env_id_or_env), size, make_kwargs or {})
     try:
+        hide_sites(env, hidden_sites)
         return GymnasiumAdapter(env, size, success_from_terminated, pixels_key)
     except AmiError:
         env.close()
@@ -85,6 +94,7 @@ def make_gym_world(
     size: int = 64,
     success_from_terminated: bool | None = None,
     pixels_key: str | None = None,
+    hidden_sites: Sequence[str] = (),
     **make_kwargs: Any,
 ) -> GymnasiumAdapter:
     """The world `gym:[MODULE:]ENV_ID`; keywords other than the adapter's go to gymnasium.make."""
@@ -94,6 +104,7 @@ def make_gym_world(
         make_kwargs=make_kwargs,
         success_from_terminated=success_from_terminated,
         pixels_key=pixels_key,
+        hidden_sites=hidden_sites,
     )
 
 
