@@ -16,7 +16,8 @@ import numpy as np
 
 from ami.agent.planning_agent import PlanningAgent
 from ami.errors import ConfigError
-from ami.evaluation.protocols import EpisodeSpec, EvalProtocol, episode_specs
+from ami.evaluation.episode_specs import episode_specs
+from ami.evaluation.eval_protocol import EpisodeSpec, EvalProtocol
 from ami.memory import Memory
 
 GOAL_SEED = 9_000_011  # far from every evaluation seed (1_000_003, 2_000_003)
