@@ -13,8 +13,12 @@ no scripted expert), a model trained on it (kept in the benchmark cache). Then:
    and with the hierarchical agent (the same model and planner for each stretch), each beside
    the random and zero-action floors on the same episodes.
 
-A goal that no remembered route leads to sends the hierarchical agent straight at the goal (flat
-MPC); such episodes are counted. Writes benchmarks/results/point_maze_far.json.
+The world is framed as `ami.worlds.gym_framing` frames it: PointMaze's goal marker hidden, since
+with the marker drawn every episode's places lay apart in embedding and no route linked two
+episodes. The reachability judge is calibrated on the memory's lived 5-step pairs
+(`ImaginedReachability.calibrated`, the median miss). A goal that no remembered route leads to
+sends the hierarchical agent straight at the goal (flat MPC); such episodes are counted. Writes
+benchmarks/results/point_maze_far.json.
 
 Run: python -m benchmarks.point_maze_far   (needs `pip install gymnasium-robotics`; about 45 min
 on 2 CPU cores: 4 min collection, 10 min training, 10-15 min per agent)
@@ -43,7 +47,7 @@ from ami.memory.place_graph import PlaceGraph, PlaceGraphConfig
 from ami.model import WorldModel
 from ami.pipeline import make_agent
 from ami.planning.reachability import ImaginedReachability
-from ami.recipes import Recipe
+from ami.recipes import Recipe, world_settings
 from ami.world_recipe import recipe_for_world
 from benchmarks.cache import add_cache_argument, model_facts, scratch, trained_model
 from benchmarks.results_file import write_results
@@ -96,17 +100,19 @@ class RoutedOrFlat:
         return self.flat.act(pixels)
 
 
-def remember_session(memory: Memory, model: WorldModel, episodes: int, seed: int) -> None:
+def remember_session(
+    memory: Memory, model: WorldModel, world_options: dict[str, Any], episodes: int, seed: int
+) -> None:
     """The explorer wanders `episodes` fresh episodes; every step is remembered, embedded."""
     session = memory.begin_session(MODEL_VERSION)
     config = CollectConfig(
         world=WORLD,
         episodes=episodes,
-        steps_per_episode=OPTIONS["max_episode_steps"],
+        steps_per_episode=world_options["max_episode_steps"],
         policy="colored",
         seed=seed,
         image_size=model.config.encoder.image_size,
-        world_options=OPTIONS,
+        world_options=world_options,
     )
     for episode in collect(config, progress=False):
         episode_id = memory.begin_episode(session, WORLD)
@@ -121,20 +127,36 @@ def remember_session(memory: Memory, model: WorldModel, episodes: int, seed: int
 
 def place_graph(memory: Memory, model: WorldModel) -> tuple[PlaceGraph, float, dict[str, Any]]:
     """The graph of remembered places, the embedding distance of 5 lived steps, its facts."""
-    _, z, episodes, _ = memory.embeddings_by_episode(MODEL_VERSION)
-    lived = np.linalg.norm(z[5:] - z[:-5], axis=1)[episodes[5:] == episodes[:-5]]
+    ids, z, episodes, _ = memory.embeddings_by_episode(MODEL_VERSION)
+    same = episodes[5:] == episodes[:-5]
+    lived = np.linalg.norm(z[5:] - z[:-5], axis=1)[same]
     scale = float(np.median(lived))
-    judge = ImaginedReachability(model, model.config.frameskip, threshold=0.5 * scale)
+    # the judge accepts pairs the model reaches as well as the median lived 5-step pair
+    judge = ImaginedReachability.calibrated(
+        model, model.config.frameskip, z[:-5][same][::5], z[5:][same][::5], quantile=0.5
+    )
     graph = PlaceGraph.build(
         memory, MODEL_VERSION, PlaceGraphConfig(stride=5, link_radius=1.5 * scale), judge
     )
     kinds = [kind for *_, kind in graph.graph.edges(data="kind")]
+    places = graph.embeddings
+    gap = np.linalg.norm(places[:, None] - places[None], axis=-1)
+    episode_of = dict(zip(ids.tolist(), episodes.tolist(), strict=True))
+    node_episodes = np.array([episode_of[int(step)] for step in graph.steps])
     facts = {
         "remembered_steps": int(len(z)),
         "places": graph.graph.number_of_nodes(),
         "edges": len(kinds),
         "imagined_edges": kinds.count("imagined"),
+        "imagined_edges_between_episodes": sum(
+            kind == "imagined" and node_episodes[a] != node_episodes[b]
+            for a, b, kind in graph.graph.edges(data="kind")
+        ),
         "five_step_embedding_distance": scale,
+        "judge_threshold": judge.threshold,
+        "nearest_place_of_another_episode_median": float(
+            np.median(np.where(node_episodes[:, None] == node_episodes[None], np.inf, gap).min(1))
+        ),
     }
     return graph, scale, facts
 
@@ -158,13 +180,14 @@ def main() -> None:
     for leftover in path.parent.glob(path.name + "*"):  # a fresh memory, WAL files included
         leftover.unlink()
     with Memory.open(path) as memory:
-        remember_session(memory, model, 5 if args.quick else args.memory_episodes, 4_000_000)
+        episodes = 5 if args.quick else args.memory_episodes
+        remember_session(memory, model, chosen.collect.world_options, episodes, 4_000_000)
         graph, scale, graph_facts = place_graph(memory, model)
     print(f"graph: {graph_facts}", flush=True)
     protocol = protocol_by_name(
         f"goal_{args.goal_steps}_steps", 5 if args.quick else args.episodes, WORLD
     )
-    overrides = {"size": model.config.encoder.image_size, **OPTIONS}
+    overrides = world_settings(chosen)  # its pixel size and framing (goal marker hidden)
     hierarchy = HierarchyConfig(lookahead=3, reached=0.5 * scale, patience=40)
     routed = RoutedOrFlat(
         HierarchicalAgent(make_agent(model, chosen), graph, hierarchy), make_agent(model, chosen)
@@ -185,7 +208,7 @@ def main() -> None:
         "question": "Do routes through remembered places reach far goals in a maze ami was not "
         "written for, where flat latent MPC fails?",
         "world": WORLD,
-        "world_kwargs": OPTIONS,
+        "world_kwargs": chosen.collect.world_options,
         "protocol": f"goal_{args.goal_steps}_steps v1 (ami.evaluation.protocols)",
         "quick": args.quick,
         "collection": {"policy": "colored", "episodes": chosen.collect.episodes},

@@ -16,7 +16,7 @@ import torch
 from ami.agent import PlanningAgent, run_episode
 from ami.agent.hierarchical import HierarchicalAgent, HierarchyConfig
 from ami.agent.planning_agent import GoalCostConfig
-from ami.errors import GoalUnreachableError
+from ami.errors import ConfigError, GoalUnreachableError
 from ami.memory import Memory
 from ami.memory.place_graph import PlaceGraph, PlaceGraphConfig
 from ami.planning import CEM, CEMConfig, MPCConfig
@@ -130,3 +130,17 @@ def test_a_labelled_place_is_a_goal(tmp_path, graph: PlaceGraph) -> None:
     assert terminated  # the env's goal is the charger's true position
     with pytest.raises(Exception, match="no remembered moment is labelled 'lava'"):
         agent.begin_labelled(memory, "lava", "oracle")
+
+
+def test_a_calibrated_judge_accepts_lived_pairs_at_the_asked_quantile() -> None:
+    rng = np.random.default_rng(0)
+    z_from = rng.uniform(0.2, 0.8, (200, 2)).astype(np.float32)
+    step = rng.uniform(0.05, 0.3, (200, 1)) * np.array([[1.0, 0.0]])
+    z_to = (z_from + step).astype(np.float32)  # lived pairs, some beyond the fan's reach
+    for quantile in (0.25, 0.5, 0.9):
+        judge = ImaginedReachability.calibrated(OracleModel(), FRAMESKIP, z_from, z_to, quantile)  # type: ignore[arg-type]
+        accepted = judge(z_from, z_to).mean()
+        assert abs(accepted - quantile) <= 0.03, (quantile, accepted)
+        assert judge.threshold == pytest.approx(np.quantile(judge.misses(z_from, z_to), quantile))
+    with pytest.raises(ConfigError, match="quantile"):
+        ImaginedReachability.calibrated(OracleModel(), FRAMESKIP, z_from, z_to, 0.0)  # type: ignore[arg-type]

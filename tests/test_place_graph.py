@@ -97,3 +97,20 @@ def test_an_empty_graph_says_so(tmp_path: Path) -> None:
         graph = PlaceGraph.build(memory, "state")
         with pytest.raises(GoalUnreachableError, match="empty"):
             graph.route(np.zeros(2), np.ones(2))
+
+
+def test_episodes_are_linked_where_each_ones_own_steps_are_nearer(tmp_path: Path) -> None:
+    # Two parallel walks 0.3 apart, each lived step 0.1 long: every node's nearest nodes are its
+    # own episode's, already joined by lived edges; the nearest of the other walk is the one to ask.
+    memory = Memory.open(tmp_path / "memory.db")
+    session = memory.begin_session("line")
+    for offset in (0.0, 0.3):
+        episode = memory.begin_episode(session, "line")
+        walk = np.stack([np.arange(20) * 0.02, np.full(20, offset)], axis=1).astype(np.float32)
+        memory.remember(episode, np.arange(20), np.zeros((20, 2), np.float32), walk, "line")
+    config = PlaceGraphConfig(stride=5, neighbours=2, link_radius=0.35)
+    graph = PlaceGraph.build(memory, "line", config, reachable=lambda a, b: np.ones(len(a), bool))
+    imagined = [(a, b) for a, b, kind in graph.graph.edges(data="kind") if kind == "imagined"]
+    across = [(a, b) for a, b in imagined if graph.embeddings[a][1] != graph.embeddings[b][1]]
+    assert across  # were the lived neighbours the candidates, no edge would join the walks
+    memory.close()

@@ -127,16 +127,20 @@ class PlaceGraph:
 def _add_imagined_edges(
     graph: nx.DiGraph, embeddings: np.ndarray, config: PlaceGraphConfig, reachable: Reachable
 ) -> None:
-    """Ask `reachable` about each node's nearest neighbours and add the accepted pairs."""
+    """Ask `reachable` about each node's nearest neighbours and add the accepted pairs.
+
+    The neighbours are the nearest nodes not yet linked from the node: a lived edge already joins
+    the steps next to it in its episode, which would otherwise fill the candidates.
+    """
     squared = np.einsum("nd,nd->n", embeddings, embeddings)
     pairs = []
     for a in range(len(embeddings)):
         distance = np.sqrt(np.maximum(squared - 2 * embeddings @ embeddings[a] + squared[a], 0))
         distance[a] = np.inf
+        distance[list(graph.successors(a))] = np.inf
         k = min(config.neighbours, len(embeddings) - 1)
         near = np.argpartition(distance, k - 1)[:k]
         pairs += [(a, int(b)) for b in near if distance[b] <= config.link_radius]
-    pairs = [(a, b) for a, b in pairs if not graph.has_edge(a, b)]
     if not pairs:
         return
     sources, targets = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
