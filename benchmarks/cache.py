@@ -158,7 +158,7 @@ def trained_model(
         "train_steps": result.steps,
         "train_frames_per_second": result.frames_per_second,
         "device": str(device),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": result.threads,
         **(watch.facts() if watch is not None else {}),
     }
     atomic_write_bytes(folder / FACTS, json.dumps(facts, indent=2).encode())

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ami.device import PLAN_THREADS_ENV, planning_threads
+from ami.device import PLAN_THREADS_ENV, TRAIN_THREADS_ENV, planning_threads, training_threads
 from ami.errors import ConfigError
 from ami.planning import MPCConfig, MPCController, SolveResult
 from ami.planning.mpc import torch_threads
@@ -143,3 +143,31 @@ def test_none_leaves_the_thread_count_alone(caller_threads) -> None:
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == caller_threads
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "processes", "threads"),
+    [
+        (8, 0.0, 1, 8),  # idle: every core torch would use
+        (8, 3.5, 1, 5),  # 2.5 others: the 5 cores left
+        (8, 3.5, 2, 2),  # shared by two ranks on this machine
+        (2, 3.0, 1, 1),  # a busy 2-core machine: one thread
+    ],
+)
+def test_training_threads_follow_the_free_cores_per_rank(machine, monkeypatch, cores, load,
+                                                         processes, threads) -> None:  # fmt: skip
+    monkeypatch.delenv(TRAIN_THREADS_ENV, raising=False)
+    machine(cores, load)
+    with torch_threads(8):
+        assert training_threads(processes) == threads
+    with torch_threads(3):  # never more than torch's own count (OMP_NUM_THREADS, the caller's)
+        assert training_threads(processes) == min(3, threads)
+
+
+def test_training_threads_variable_wins_and_is_checked(machine, monkeypatch) -> None:
+    machine(2, 40.0)
+    monkeypatch.setenv(TRAIN_THREADS_ENV, "4")
+    assert training_threads() == 4
+    monkeypatch.setenv(TRAIN_THREADS_ENV, "four")
+    with pytest.raises(ConfigError, match=TRAIN_THREADS_ENV):
+        training_threads()

@@ -412,3 +412,26 @@ def test_run_train_hue_shifts_the_training_windows_only_when_the_recipe_asks(tmp
     assert plain == "train" and plain_valid == "valid"
     assert isinstance(wrapped, ColourShiftWindows) and wrapped.probability == 0.3
     assert wrapped.windows == "train" and wrapped_valid == "valid"  # validation stays unshifted
+
+
+def test_training_runs_with_the_thread_count_the_load_leaves_and_restores_it(
+    tmp_path, windows, monkeypatch
+):
+    import ami.training.trainer as trainer
+    from ami.device import torch_threads
+
+    asked = []
+    monkeypatch.setattr(trainer, "training_threads", lambda processes: asked.append(processes) or 1)
+    inside = []
+    with torch_threads(2):
+        result = train(
+            fresh_model(),
+            windows,
+            None,
+            train_config(steps=2),
+            tmp_path,
+            progress=False,
+            callbacks=[lambda step, metrics: inside.append(torch.get_num_threads())],
+        )
+        assert torch.get_num_threads() == 2  # the caller's count, restored
+    assert asked == [1] and inside == [1, 1] and result.threads == 1

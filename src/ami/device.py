@@ -5,8 +5,9 @@ bf16, a CPU with AVX512-BF16 or AMX tiles); elsewhere float32. A CPU without the
 many laptops and servers) emulates bfloat16 matrix products far slower than float32 ones
 (benchmarks/precision.py measures both on the machine at hand).
 
-`planning_threads` picks torch's CPU thread count for planning from the cores this process may
-use and the machine's load: on a busy machine extra threads wait for cores rather than compute.
+`planning_threads` and `training_threads` pick torch's CPU thread count for planning and for
+training from the cores this process may use and the machine's load: on a busy machine extra
+threads wait for cores rather than compute.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import math
 import os
 import platform
 import random
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -143,12 +145,65 @@ PLAN_THREADS_ENV = "AMI_PLAN_THREADS"
 """The environment variable that fixes the planning thread count (a positive integer)."""
 
 
+TRAIN_THREADS_ENV = "AMI_TRAIN_THREADS"
+"""The environment variable that fixes the training thread count (a positive integer)."""
+
+
+def free_cores() -> int:
+    """The cores this process may use less the load of everything else, at least 1.
+
+    The cores: `os.sched_getaffinity`, else `os.cpu_count`; everything else: the 1-minute load
+    average less one (this process), rounded down; no load average counts as an idle machine.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average on this platform: assume an idle one
+        load = 0.0
+    free = cores - max(0.0, load - 1.0)
+    return max(1, min(cores, math.floor(free)))
+
+
+def training_threads(processes: int = 1) -> int:
+    """Torch CPU threads for training: `$AMI_TRAIN_THREADS`, else the free cores per rank.
+
+    The free cores (`free_cores`) are shared by the `processes` training ranks of this machine,
+    and the count is never more than torch's own (`OMP_NUM_THREADS`, or `torch.set_num_threads`
+    by the caller): the load only ever lowers it, as oversubscribed threads wait for cores.
+
+    Raises:
+        ConfigError: `$AMI_TRAIN_THREADS` is not a positive integer.
+    """
+    text = os.environ.get(TRAIN_THREADS_ENV, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"{TRAIN_THREADS_ENV} must be a positive integer, got {text!r}")
+        return int(text)
+    return max(1, min(torch.get_num_threads(), free_cores() // max(1, processes)))
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with `threads` torch CPU threads (None: unchanged); restore the count after."""
+    before = torch.get_num_threads()
+    if threads is None or threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def planning_threads(requested: int | None = None) -> int:
     """Torch CPU threads for planning: `requested`, else `$AMI_PLAN_THREADS`, else from the load.
 
-    From the load: the cores this process may use (`os.sched_getaffinity`, else `os.cpu_count`)
-    less the 1-minute load average of everything else (the load less one, this process), rounded
-    down, at least 1 and at most the cores. A machine as busy as its cores plans with 1 thread.
+    From the load: `free_cores()`, the cores this process may use less the 1-minute load average
+    of everything else, at least 1. A machine as busy as its cores plans with 1 thread.
 
     Raises:
         ConfigError: `requested` or `$AMI_PLAN_THREADS` is not a positive integer.
@@ -162,13 +217,4 @@ def planning_threads(requested: int | None = None) -> int:
         if not isinstance(requested, int) or isinstance(requested, bool) or requested < 1:
             raise ConfigError(f"planning threads must be a positive integer, got {requested!r}")
         return requested
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # no load average on this platform: assume an idle one
-        load = 0.0
-    free = cores - max(0.0, load - 1.0)
-    return max(1, min(cores, math.floor(free)))
+    return free_cores()

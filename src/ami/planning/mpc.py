@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ami.config import require_choice, require_positive
-from ami.device import PRECISIONS, planning_threads, precision_context
+from ami.device import PRECISIONS, planning_threads, precision_context, torch_threads
 from ami.errors import ConfigError, ShapeError
 from ami.planning.costs import Cost
 from ami.planning.solver import Solver, SolveResult
@@ -212,17 +210,3 @@ class MPCController:
         self._plan = result.actions.detach().to(self.device)
         first = self._plan[: self.config.execute].to("cpu", torch.float32).numpy()
         self._queue.extend(first)
-
-
-@contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with `threads` torch CPU threads (None: unchanged); restore the count after."""
-    before = torch.get_num_threads()
-    if threads is None or threads == before:
-        yield
-        return
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -168,6 +168,7 @@ class TrainResult:
     frames_per_second: float
     last_metrics: dict[str, float]
     checkpoint: Path
+    threads: int | None = None  # torch CPU threads it trained with (None: not on the CPU)
 
 
 StepCallback = Callable[[int, dict[str, float]], None]

@@ -64,6 +64,11 @@ def current_rank() -> Rank:
     return Rank(rank, dist.get_world_size(), _env_int("LOCAL_RANK", rank))
 
 
+def local_processes() -> int:
+    """The training processes on this machine: torchrun's `LOCAL_WORLD_SIZE`, else the group's."""
+    return max(1, _env_int("LOCAL_WORLD_SIZE", current_rank().world_size))
+
+
 @contextmanager
 def distributed_session(device: torch.device) -> Iterator[tuple[Rank, torch.device]]:
     """Join the process group that torchrun set up; yield this process's rank and device.

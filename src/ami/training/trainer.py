@@ -41,7 +41,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from ami.config import (
     config_to_dict,
 )
-from ami.device import precision_context
+from ami.device import precision_context, torch_threads, training_threads
 from ami.errors import ConfigError
 from ami.model import SIGReg, WorldModel
 from ami.training.batches import step_batches
@@ -58,7 +58,7 @@ from ami.training.checkpoint import (
     truncate_metrics,
 )
 from ami.training.config import StepCallback, TrainConfig, TrainResult, WindowSampler
-from ami.training.distributed import barrier, current_rank, step_generator
+from ami.training.distributed import barrier, current_rank, local_processes, step_generator
 from ami.training.objective import embedding_std, jepa_loss, loss_floats
 from ami.training.schedule import warmup_cosine
 from ami.training.stages import train_mode, trainable_parameters
@@ -123,7 +123,9 @@ def train(
     metrics: dict[str, float] = {}
     started = time.perf_counter()
     train_mode(model, config)
+    threads = training_threads(local_processes()) if device.type == "cpu" else None
     with (
+        torch_threads(threads),
         _progress_bar(progress and rank.is_main) as bar,
         _metrics_log(run_dir, rank.is_main) as log,
     ):
@@ -179,6 +181,7 @@ def train(
         frames_per_second=frames * (config.steps - start) / seconds if seconds > 0 else 0.0,
         last_metrics=metrics,
         checkpoint=run_dir / CHECKPOINT_DIR,
+        threads=threads,
     )
 
 
