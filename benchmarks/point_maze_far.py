@@ -149,7 +149,7 @@ def place_graph(memory: Memory, model: WorldModel) -> tuple[PlaceGraph, float, d
         "edges": len(kinds),
         "imagined_edges": kinds.count("imagined"),
         "imagined_edges_between_episodes": sum(
-            kind == "imagined" and node_episodes[a] != node_episodes[b]
+            kind == "imagined" and bool(node_episodes[a] != node_episodes[b])
             for a, b, kind in graph.graph.edges(data="kind")
         ),
         "five_step_embedding_distance": scale,

@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ami.errors import ConfigError
 from ami.files import atomic_write_bytes
 from ami.provenance import machine_facts
@@ -53,7 +55,8 @@ def repository_path(path: str | os.PathLike[str]) -> str:
 def relative_paths(value: Any) -> Any:
     """`value` with every path in it (a `Path`, or an absolute string in the repository) relative.
 
-    Dicts (keys included), lists and tuples are walked; other values are returned as they are.
+    Dicts (keys included), lists and tuples are walked; numpy scalars become Python numbers;
+    other values are returned as they are.
     """
     if isinstance(value, Path):
         return repository_path(value)
@@ -64,6 +67,8 @@ def relative_paths(value: Any) -> Any:
         return {relative_paths(key): relative_paths(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [relative_paths(item) for item in value]
+    if isinstance(value, np.generic):  # a count or a figure computed with numpy
+        return value.item()
     return value
 
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import benchmarks.cache as cache
+import numpy as np
 import pytest
 from benchmarks.results_file import ROOT, read_results, relative_paths, write_results
 
@@ -79,6 +80,7 @@ def test_results_record_provenance_and_only_relative_paths(tmp_path: Path):
         "elsewhere": [tmp_path / "outside.h5"],
         "note": "/not a path in the repository",
         "success_rate": 0.25,
+        "numpy": {"count": np.int64(3), "share": np.float32(0.5), "flag": np.bool_(True)},
     }
     path = write_results(
         "check", document, command="python -m benchmarks.check --x 1", out=tmp_path / "r.json"
@@ -90,6 +92,7 @@ def test_results_record_provenance_and_only_relative_paths(tmp_path: Path):
     assert not written["elsewhere"][0].startswith("/")
     assert (ROOT / written["elsewhere"][0]).resolve() == (tmp_path / "outside.h5").resolve()
     assert written["note"] == "/not a path in the repository" and written["success_rate"] == 0.25
+    assert written["numpy"] == {"count": 3, "share": 0.5, "flag": True}  # numpy scalars written
     assert written["command"] == "python -m benchmarks.check --x 1"
     assert isinstance(written["load_average"], float)
     for key in ("date", "machine", "cpu_model", "cpu_capability", "git_revision", "torch"):
