@@ -57,14 +57,20 @@ OPTIONS: dict[str, Any] = {"max_episode_steps": 100}
 MODEL_VERSION = "point-maze-large"
 
 
-def recipe(quick: bool) -> Recipe:
-    """The recipe a user's `ami demo --world gym:...PointMaze_Large-v3` derives, colored data."""
-    derived = recipe_for_world(WORLD, OPTIONS, "demo")
+def recipe(quick: bool, goal_marker: bool = False) -> Recipe:
+    """The recipe a user's `ami demo --world gym:...PointMaze_Large-v3` derives, colored data.
+
+    `goal_marker` draws PointMaze's goal ball, which the world's framing hides.
+    """
+    options = {**OPTIONS, "hidden_sites": []} if goal_marker else OPTIONS
+    derived = recipe_for_world(WORLD, options, "demo")
     collect_config = replace(derived.collect, policy="colored", episodes=30 if quick else 400)
     train = replace(derived.train, steps=50) if quick else derived.train
     return replace(
         derived,
-        name="point-maze-large" + ("-quick" if quick else ""),
+        name="point-maze-large"
+        + ("-quick" if quick else "")
+        + ("-goal-marker" if goal_marker else ""),
         collect=collect_config,
         train=train,
     )
@@ -168,12 +174,17 @@ def main() -> None:
     parser.add_argument("--goal-steps", type=int, default=100, help="K of goal_K_steps")
     parser.add_argument("--memory-episodes", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2, help="collection processes")
+    parser.add_argument(
+        "--goal-marker",
+        action="store_true",
+        help="draw the goal ball the framing hides (writes point_maze_far_goal_marker.json)",
+    )
     add_cache_argument(parser)
     args = parser.parse_args()
     torch.manual_seed(0)
     warnings.filterwarnings("ignore", module="gymnasium_robotics")
     began = time.perf_counter()
-    chosen = recipe(args.quick)
+    chosen = recipe(args.quick, args.goal_marker)
     checkpoint = trained_model(chosen, args.cache, collect_workers=args.workers)
     model = WorldModel.load(checkpoint)
     path = scratch(args.cache, "point_maze_far") / f"memory-{model.version()}.db"
@@ -211,6 +222,7 @@ def main() -> None:
         "world_kwargs": chosen.collect.world_options,
         "protocol": f"goal_{args.goal_steps}_steps v1 (ami.evaluation.protocols)",
         "quick": args.quick,
+        "goal_marker_drawn": args.goal_marker,
         "collection": {"policy": "colored", "episodes": chosen.collect.episodes},
         "train_steps": facts.get("train_steps"),
         "collect_minutes": facts.get("collect_minutes"),
@@ -221,7 +233,11 @@ def main() -> None:
         "minutes": (time.perf_counter() - began) / 60,
         "load_average_at_end_1_5_15_min": os.getloadavg(),
     }
-    name = "point_maze_far_quick" if args.quick else "point_maze_far"
+    name = (
+        "point_maze_far"
+        + ("_quick" if args.quick else "")
+        + ("_goal_marker" if args.goal_marker else "")
+    )
     print(f"wrote {write_results(name, document)}")
 
 
