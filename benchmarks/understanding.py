@@ -35,7 +35,7 @@ from benchmarks.results_file import RESULTS, provenance, read_results, write_res
 
 RECIPES = {"two_room": DEMO, "push_t": PUSH_T, "cube": CUBE}
 DEFAULT_WORLDS = ("two_room", "push_t")  # the cube's model takes hours to train: named to run
-README_SCATTER = {"two_room": "agent_x", "push_t": "block_angle", "cube": "cube position"}
+README_SCATTER = {"two_room": "agent_x", "push_t": "block_angle", "cube": "cube_x"}
 # Probing episodes: the probe sees about one distinct pose of the object per episode (it barely
 # moves in 30 steps), and PushT's block angle needs more of them than TwoRoom's agent position
 # (600 episodes: r 0.82; 2,000: r 0.93, the same model).
@@ -105,7 +105,7 @@ def main() -> None:
                 if result.quantity == README_SCATTER[world]:
                     plot_probe_scatter(
                         result,
-                        RESULTS / f"probe_{world}_{result.quantity.replace(' ', '_')}.png",
+                        RESULTS / f"probe_{world}_{result.quantity}.png",
                         world,
                     )
                 print(f"{world:9s} {result.quantity:12s} r {result.as_dict()['r']:.4f}", flush=True)
