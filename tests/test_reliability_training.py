@@ -26,6 +26,7 @@ from ami.model import SIGRegConfig, WorldModel
 from ami.recipes import TINY, save_recipe
 from ami.training import ObjectiveConfig, TrainConfig, train
 from ami.training import trainer as trainer_module
+from ami.training.checkpoint import check_run_folder
 from ami.training.schedule import warmup_cosine
 from ami.training.trainer import CHECKPOINT_DIR, METRICS_FILE, TRAINER_STATE
 from cli_run import ami, assert_one_line_error
@@ -154,6 +155,16 @@ def test_train_refuses_an_out_folder_that_is_not_an_ami_run_folder(tmp_path):
     )
     assert_one_line_error(result, str(out), "not an ami run folder")
     assert snapshot(out) == {"thesis.tex": b"years of work"}
+
+
+def test_a_run_folder_whose_recipe_is_being_written_is_amis(tmp_path):
+    """Another rank's half-written recipe (`.recipe.json.tmp-PID`) is ami's, a user's file not."""
+    (tmp_path / ".recipe.json.tmp-4242").write_text("{")
+    check_run_folder(tmp_path)
+    (tmp_path / ".recipe.json.tmp-4242").unlink()
+    (tmp_path / ".recipe.json.tmp-mine").write_text("{")
+    with pytest.raises(ConfigError, match="not an ami run folder"):
+        check_run_folder(tmp_path)
 
 
 def test_a_checkpoint_folder_with_the_users_files_is_refused_untouched(tmp_path):

@@ -43,6 +43,7 @@ IMPORTED_FILE = "imported.h5"  # a dataset of another format, read into ami's by
 RUN_FILES = (RECIPE_FILE, METRICS_FILE, CHECKPOINT_DIR, STAGING_DIR, PREVIOUS_DIR, IMPORTED_FILE)
 _NOT_OURS = "ami did not write it; move it away or train into another --out"
 _ATOMIC_TEMP = re.compile(r"\.(?:" + "|".join(map(re.escape, CHECKPOINT_FILES)) + r")\.tmp-\d+")
+_RUN_FILE_TEMP = re.compile(r"\.(?:" + "|".join(map(re.escape, RUN_FILES)) + r")\.tmp-\d+")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ def check_run_folder(run_dir: Path, steps: int | None = None) -> None:
 
     Raises:
         ConfigError: `run_dir` is a file, or a folder that is not empty and holds none of
-            `RUN_FILES` (it is not an ami run folder), or its checkpoint is past `steps`.
+            `RUN_FILES` nor one being written (it is not an ami run folder), or its checkpoint
+            is past `steps`.
         CheckpointError: a file of ami's name in it that ami did not write (other files in a
             checkpoint folder, a metrics log with lines that are not ami's).
     """
@@ -75,7 +77,8 @@ def check_run_folder(run_dir: Path, steps: int | None = None) -> None:
     if not run_dir.is_dir():
         raise ConfigError(f"run folder {run_dir} is a file: pass a new or empty folder as --out")
     names = {entry.name for entry in run_dir.iterdir()}
-    if names and not names & set(RUN_FILES):
+    ours = set(RUN_FILES) | {name for name in names if _RUN_FILE_TEMP.fullmatch(name)}
+    if names and not names & ours:
         raise ConfigError(
             f"{run_dir} is not empty and not an ami run folder (no {', '.join(RUN_FILES[:3])}): "
             "pass a new or empty folder as --out"

@@ -105,6 +105,7 @@ def distributed_session(device: torch.device) -> Iterator[tuple[Rank, torch.devi
         raise ConfigError(f"distributed training runs on cpu (gloo) or cuda (nccl), not {device}")
     dist.init_process_group(backend, rank=rank, world_size=world_size)
     try:
+        dist.barrier()  # enter together: no rank writes before every rank checked the run folder
         yield Rank(rank, world_size, local_rank), device
         dist.barrier()  # leave together: a rank tearing down while rank 0 still saves aborts
     finally:
