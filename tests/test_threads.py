@@ -40,6 +40,8 @@ def machine(monkeypatch: pytest.MonkeyPatch):
     [
         (8, 0.0, 8),  # idle: every core
         (8, 1.0, 8),  # only this process running: every core
+        (2, 1.1, 2),  # this process and a passing one: both cores
+        (2, 1.6, 1),  # this process and most of another: one core
         (8, 3.5, 5),  # 2.5 others: the 5 whole cores left
         (8, 9.0, 1),  # 8 others on 8 cores: one thread
         (2, 3.0, 1),  # the loaded 2-core machine measured in docs/guides/planning.md
@@ -151,6 +153,7 @@ def test_none_leaves_the_thread_count_alone(caller_threads) -> None:
         (8, 0.0, 1, 8),  # idle: every core torch would use
         (8, 3.5, 1, 5),  # 2.5 others: the 5 cores left
         (8, 3.5, 2, 2),  # shared by two ranks on this machine
+        (2, 1.05, 1, 2),  # this process alone, the load a little above it: both cores
         (2, 3.0, 1, 1),  # a busy 2-core machine: one thread
     ],
 )

@@ -153,7 +153,8 @@ def free_cores() -> int:
     """The cores this process may use less the load of everything else, at least 1.
 
     The cores: `os.sched_getaffinity`, else `os.cpu_count`; everything else: the 1-minute load
-    average less one (this process), rounded down; no load average counts as an idle machine.
+    average less one (this process), rounded to whole cores (a load of 1.1 on 2 cores is this
+    process and a passing one: both cores are free); no load average counts as an idle machine.
     """
     try:
         cores = len(os.sched_getaffinity(0))
@@ -163,8 +164,8 @@ def free_cores() -> int:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average on this platform: assume an idle one
         load = 0.0
-    free = cores - max(0.0, load - 1.0)
-    return max(1, min(cores, math.floor(free)))
+    others = math.floor(max(0.0, load - 1.0) + 0.5)
+    return max(1, min(cores, cores - others))
 
 
 def training_threads(processes: int = 1) -> int:
