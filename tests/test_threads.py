@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from ami import machine_load
 from ami.device import PLAN_THREADS_ENV, TRAIN_THREADS_ENV, planning_threads, training_threads
 from ami.errors import ConfigError
 from ami.planning import MPCConfig, MPCController, SolveResult
@@ -17,10 +18,15 @@ from fakes import LinearModel, LinearSystem
 
 @pytest.fixture
 def machine(monkeypatch: pytest.MonkeyPatch):
-    """Stub the machine: `machine(cores, load)` sets the cores this process may use and the load."""
+    """Stub the machine: `machine(cores, load)` sets the cores this process may use and the load.
+
+    psutil's sample is switched off, so the other processes' cores are the load average less one.
+    """
     monkeypatch.delenv(PLAN_THREADS_ENV, raising=False)
 
     def stub(cores: int, load: float | None) -> None:
+        monkeypatch.setattr(machine_load, "sampled_busy_cores", lambda seconds: None)  # no psutil
+        machine_load.forget_sample()
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
         monkeypatch.setattr(os, "cpu_count", lambda: 1000)  # affinity wins over the machine's
         if load is None:
@@ -32,7 +38,8 @@ def machine(monkeypatch: pytest.MonkeyPatch):
         else:
             monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
 
-    return stub
+    yield stub
+    machine_load.forget_sample()
 
 
 @pytest.mark.parametrize(

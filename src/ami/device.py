@@ -6,8 +6,8 @@ many laptops and servers) emulates bfloat16 matrix products far slower than floa
 (benchmarks/precision.py measures both on the machine at hand).
 
 `planning_threads` and `training_threads` pick torch's CPU thread count for planning and for
-training from the cores this process may use and the machine's load: on a busy machine extra
-threads wait for cores rather than compute.
+training from the cores this process may use and the cores other processes keep busy
+(`ami.machine_load`): on a busy machine extra threads wait for cores rather than compute.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ami.errors import ConfigError
+from ami.machine_load import others_busy_cores
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -150,21 +151,17 @@ TRAIN_THREADS_ENV = "AMI_TRAIN_THREADS"
 
 
 def free_cores() -> int:
-    """The cores this process may use less the load of everything else, at least 1.
+    """The cores this process may use less those everything else keeps busy, at least 1.
 
-    The cores: `os.sched_getaffinity`, else `os.cpu_count`; everything else: the 1-minute load
-    average less one (this process), rounded to whole cores (a load of 1.1 on 2 cores is this
-    process and a passing one: both cores are free); no load average counts as an idle machine.
+    The cores: `os.sched_getaffinity`, else `os.cpu_count`; everything else: the cores the other
+    processes keep busy (`ami.machine_load.others_busy_cores`: sampled, this process's own
+    threads excluded), rounded to whole cores (1.1 busy cores of 2 leave one; 0.4 leave both).
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # no load average on this platform: assume an idle one
-        load = 0.0
-    others = math.floor(max(0.0, load - 1.0) + 0.5)
+    others = math.floor(others_busy_cores() + 0.5)
     return max(1, min(cores, cores - others))
 
 
@@ -203,8 +200,8 @@ def torch_threads(threads: int | None) -> Iterator[None]:
 def planning_threads(requested: int | None = None) -> int:
     """Torch CPU threads for planning: `requested`, else `$AMI_PLAN_THREADS`, else from the load.
 
-    From the load: `free_cores()`, the cores this process may use less the 1-minute load average
-    of everything else, at least 1. A machine as busy as its cores plans with 1 thread.
+    From the load: `free_cores()`, the cores this process may use less those the other
+    processes keep busy, at least 1. A machine as busy as its cores plans with 1 thread.
 
     Raises:
         ConfigError: `requested` or `$AMI_PLAN_THREADS` is not a positive integer.
