@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TORCH_VERSION ?= 2.13.0
 DEMO_OUT ?= ami-demo
+# pytest-xdist processes for `make test`: the suite's budget is 10 minutes on 2 cores
+TEST_WORKERS ?= 2
 
 .PHONY: help venv demo test test-fast bench bench-table bench-maze bench-actor bench-live bench-understanding bench-swm ablation lint format docs docs-check clean
 
@@ -25,10 +27,10 @@ demo: venv  ## Collect, train, plan and write the report into ami-demo/ (<= 10 m
 	$(VENV)/bin/ami demo --out $(DEMO_OUT)
 
 test: venv  ## Run the whole test suite (slow end-to-end tests included) and the doctests of src/ami
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: venv  ## Run the tests without the slow end-to-end ones
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 bench: venv  ## Env steps/s, training frames/s (fp32/bf16/compile, 1 and 2 procs), collection, planning latency+GFLOP/s, demo success -> bench.json; memory -> memory.json; every world's steps/s -> worlds.json (benchmarks/results/)
 	$(PY) -m benchmarks.bench
