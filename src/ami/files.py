@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import IO
 
 from ami.errors import FileWriteError
+
+
+def temporary_name(name: str) -> str:
+    """The name `atomic_path` writes `name`'s new contents under until it is whole."""
+    return f".{name}.tmp-{os.getpid()}"
+
+
+def is_temporary_of(entry: str, names: Collection[str]) -> bool:
+    """Whether `entry` is an atomic write in progress (or cut off) of one of `names`."""
+    stem, dot, pid = entry.rpartition(".tmp-")
+    return bool(dot) and pid.isdigit() and stem.startswith(".") and stem[1:] in names
 
 
 @contextlib.contextmanager
@@ -37,7 +48,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FileWriteError(f"cannot make the folder of {path}: {reason(exc)}") from exc
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(temporary_name(path.name))
     try:
         yield tmp
         _fsync(tmp)

@@ -50,7 +50,7 @@ import numpy as np
 
 from ami.errors import DatasetError, DependencyMissingError
 from ami.experience.dataset import Episode, ExperienceDataset
-from ami.files import write_failure
+from ami.files import temporary_name, write_failure
 from ami.progress import progress_bar
 
 CODEBASE_VERSION = "v3.0"
@@ -519,7 +519,7 @@ def export_lerobot(
         raise DatasetError(f"export to {out}: camera key {camera!r} must be non-empty, no '/'")
     _modules()
     _check_out(out)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    tmp = out.parent / temporary_name(out.name)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import torch
 
 from ami.errors import CheckpointError, ConfigError
-from ami.files import atomic_path, atomic_write_bytes
+from ami.files import atomic_path, atomic_write_bytes, is_temporary_of
 from ami.model import WorldModel
 from ami.model.world_model import CONFIG_FILE, WEIGHTS_FILE, read_checkpoint_json
 
@@ -42,8 +41,6 @@ CHECKPOINT_FILES = (WEIGHTS_FILE, CONFIG_FILE, TRAINER_STATE)
 IMPORTED_FILE = "imported.h5"  # a dataset of another format, read into ami's by `ami train`
 RUN_FILES = (RECIPE_FILE, METRICS_FILE, CHECKPOINT_DIR, STAGING_DIR, PREVIOUS_DIR, IMPORTED_FILE)
 _NOT_OURS = "ami did not write it; move it away or train into another --out"
-_ATOMIC_TEMP = re.compile(r"\.(?:" + "|".join(map(re.escape, CHECKPOINT_FILES)) + r")\.tmp-\d+")
-_RUN_FILE_TEMP = re.compile(r"\.(?:" + "|".join(map(re.escape, RUN_FILES)) + r")\.tmp-\d+")
 
 
 @dataclass(frozen=True)
@@ -77,8 +74,7 @@ def check_run_folder(run_dir: Path, steps: int | None = None) -> None:
     if not run_dir.is_dir():
         raise ConfigError(f"run folder {run_dir} is a file: pass a new or empty folder as --out")
     names = {entry.name for entry in run_dir.iterdir()}
-    ours = set(RUN_FILES) | {name for name in names if _RUN_FILE_TEMP.fullmatch(name)}
-    if names and not names & ours:
+    if names and not any(n in RUN_FILES or is_temporary_of(n, RUN_FILES) for n in names):
         raise ConfigError(
             f"{run_dir} is not empty and not an ami run folder (no {', '.join(RUN_FILES[:3])}): "
             "pass a new or empty folder as --out"
@@ -116,7 +112,7 @@ def check_checkpoint_folder(folder: Path) -> None:
         entry.name
         for entry in folder.iterdir()
         if entry.is_dir()
-        or not (entry.name in CHECKPOINT_FILES or _ATOMIC_TEMP.fullmatch(entry.name))
+        or not (entry.name in CHECKPOINT_FILES or is_temporary_of(entry.name, CHECKPOINT_FILES))
     )
     if foreign:
         raise CheckpointError(
